@@ -1,0 +1,153 @@
+//! Node configuration.
+
+use std::{path::PathBuf, time::Duration};
+
+use alloy_primitives::{Bytes, U256};
+use revm::primitives::hardfork::SpecId;
+use serde::{Deserialize, Serialize};
+
+/// The mnemonic that anvil, hardhat and foundry use for their dev accounts.
+pub const DEV_MNEMONIC: &str = "test test test test test test test test test test test junk";
+
+/// Default chain id: the one local Ethereum tools treat as a dev chain.
+pub const DEFAULT_CHAIN_ID: u64 = 31337;
+
+/// Default block gas limit (30 M, as anvil and mainnet before 2025).
+pub const DEFAULT_BLOCK_GAS_LIMIT: u64 = 30_000_000;
+
+/// How blocks are produced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mining {
+    /// One block per transaction, mined as soon as the transaction arrives.
+    Auto,
+    /// One block every interval, holding every transaction that arrived meanwhile.
+    Interval(Duration),
+}
+
+/// Where the chain keeps its blocks and state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Storage {
+    /// Everything lives in memory and is gone when the process ends.
+    Ephemeral,
+    /// Blocks are appended to a log in this directory and fsync'd before they are reported.
+    DataDir(PathBuf),
+}
+
+/// A contract that genesis deploys, in order, from the first dev account.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisContract {
+    /// Name under which the address is recorded in `deployment.json`.
+    pub name: String,
+    /// Creation bytecode.
+    pub bytecode: Bytes,
+    /// ABI-encoded constructor arguments, appended to the bytecode.
+    #[serde(default)]
+    pub constructor_args: Bytes,
+}
+
+/// Configuration of the embedded chain.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on (`127.0.0.1` by default).
+    pub host: String,
+    /// TCP port of the JSON-RPC server (HTTP and WebSocket); 0 picks a free one.
+    pub port: u16,
+    /// Persistence.
+    pub storage: Storage,
+    /// Block production.
+    pub mining: Mining,
+    /// EIP-155 chain id.
+    pub chain_id: u64,
+    /// Number of funded dev accounts derived from the mnemonic.
+    pub accounts: u32,
+    /// Mnemonic for the dev accounts.
+    pub mnemonic: String,
+    /// Balance of each dev account at genesis, in wei.
+    pub balance: U256,
+    /// Base fee per gas, in wei. Zero by default: the protocol's zero-gas sidechain.
+    pub base_fee: u64,
+    /// Block gas limit.
+    pub block_gas_limit: u64,
+    /// EVM hardfork.
+    pub hardfork: SpecId,
+    /// Contracts deployed by genesis.
+    pub genesis: Vec<GenesisContract>,
+    /// Largest JSON-RPC request body accepted, in bytes.
+    pub max_request_size: usize,
+    /// Largest number of calls in one batch.
+    pub max_batch_size: usize,
+    /// Print nothing but warnings.
+    pub quiet: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 8545,
+            storage: Storage::Ephemeral,
+            mining: Mining::Auto,
+            chain_id: DEFAULT_CHAIN_ID,
+            accounts: 10,
+            mnemonic: DEV_MNEMONIC.into(),
+            balance: U256::from(10_000u64) * U256::from(10u64).pow(U256::from(18u64)),
+            base_fee: 0,
+            block_gas_limit: DEFAULT_BLOCK_GAS_LIMIT,
+            hardfork: SpecId::PRAGUE,
+            genesis: Vec::new(),
+            max_request_size: 16 * 1024 * 1024,
+            max_batch_size: 1000,
+            quiet: false,
+        }
+    }
+}
+
+impl Config {
+    /// A configuration for tests: port 0, in memory, quiet.
+    pub fn test() -> Self {
+        Self {
+            port: 0,
+            quiet: true,
+            ..Self::default()
+        }
+    }
+
+    /// Keeps the chain in `dir`.
+    pub fn with_data_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.storage = Storage::DataDir(dir.into());
+        self
+    }
+
+    /// Mines a block every `interval` instead of one per transaction.
+    pub fn with_block_time(mut self, interval: Duration) -> Self {
+        self.mining = Mining::Interval(interval);
+        self
+    }
+
+    /// The data directory, if the chain is durable.
+    pub fn data_dir(&self) -> Option<&std::path::Path> {
+        match &self.storage {
+            Storage::DataDir(dir) => Some(dir),
+            Storage::Ephemeral => None,
+        }
+    }
+}
+
+/// Parses a hardfork name as given on the command line (`prague`, `cancun`, ...).
+pub fn parse_hardfork(name: &str) -> Option<SpecId> {
+    let spec = match name.to_ascii_lowercase().as_str() {
+        "shanghai" => SpecId::SHANGHAI,
+        "cancun" => SpecId::CANCUN,
+        "prague" => SpecId::PRAGUE,
+        "osaka" => SpecId::OSAKA,
+        "london" => SpecId::LONDON,
+        "berlin" => SpecId::BERLIN,
+        "paris" | "merge" => SpecId::MERGE,
+        _ => return None,
+    };
+    Some(spec)
+}

@@ -1,0 +1,260 @@
+//! The running node: the chain behind a lock, the queue of submitted transactions, and the
+//! miner thread that turns the queue into durable blocks.
+
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Instant,
+};
+
+use alloy_primitives::{Address, B256};
+use parking_lot::{Condvar, Mutex, RwLock};
+use tokio::sync::{broadcast, oneshot};
+
+use crate::{
+    accounts::DevAccount,
+    chain::{Block, Chain, SignedTx},
+    config::Mining,
+    error::TxError,
+};
+
+type Reply = oneshot::Sender<Result<B256, TxError>>;
+
+#[derive(Debug)]
+struct Pending {
+    tx: SignedTx,
+    reply: Option<Reply>,
+}
+
+#[derive(Debug, Default)]
+struct Pool {
+    queue: VecDeque<Pending>,
+    hashes: HashSet<B256>,
+    /// Next nonce of each sender that has transactions queued or being mined.
+    next_nonce: HashMap<Address, u64>,
+}
+
+/// The shared heart of a running chain.
+#[derive(Debug)]
+pub(crate) struct Node {
+    pub(crate) chain: RwLock<Chain>,
+    pool: Mutex<Pool>,
+    wake: Condvar,
+    pub(crate) mining: Mining,
+    pub(crate) heads: broadcast::Sender<Arc<Block>>,
+    pub(crate) dev_accounts: Vec<DevAccount>,
+    stopped: AtomicBool,
+}
+
+impl Node {
+    pub(crate) fn new(chain: Chain, mining: Mining, dev_accounts: Vec<DevAccount>) -> Self {
+        let (heads, _) = broadcast::channel(1024);
+        Self {
+            chain: RwLock::new(chain),
+            pool: Mutex::new(Pool::default()),
+            wake: Condvar::new(),
+            mining,
+            heads,
+            dev_accounts,
+            stopped: AtomicBool::new(false),
+        }
+    }
+
+    /// Queues a decoded transaction. With automine, waits until its block is durable.
+    pub(crate) async fn submit(&self, tx: SignedTx) -> Result<B256, TxError> {
+        let hash = tx.hash;
+        let reply = {
+            let chain = self.chain.read();
+            let mut pool = self.pool.lock();
+            if self.stopped.load(Ordering::Acquire) {
+                return Err(TxError::ShutDown);
+            }
+            if pool.hashes.contains(&hash) {
+                return Err(TxError::AlreadyKnown(hash));
+            }
+            let next = pool
+                .next_nonce
+                .get(&tx.sender)
+                .copied()
+                .unwrap_or_else(|| chain.state.nonce(&tx.sender));
+            chain.validate(&tx, next)?;
+            pool.next_nonce.insert(tx.sender, next + 1);
+            pool.hashes.insert(hash);
+            let (reply, wait) = oneshot::channel();
+            pool.queue.push_back(Pending {
+                tx,
+                reply: Some(reply),
+            });
+            self.wake.notify_one();
+            wait
+        };
+        match self.mining {
+            Mining::Auto => reply.await.unwrap_or(Err(TxError::ShutDown)),
+            Mining::Interval(_) => Ok(hash),
+        }
+    }
+
+    /// The sender's next nonce, counting queued transactions (the `pending` tag).
+    pub(crate) fn pending_nonce(&self, address: &Address) -> u64 {
+        let chain = self.chain.read();
+        let pool = self.pool.lock();
+        pool.next_nonce
+            .get(address)
+            .copied()
+            .unwrap_or_else(|| chain.state.nonce(address))
+    }
+
+    /// Number of transactions waiting to be mined.
+    pub(crate) fn pending_count(&self) -> usize {
+        self.pool.lock().queue.len()
+    }
+
+    /// Mines the queued transactions into one block now (`evm_mine`), even if there are none.
+    pub(crate) fn mine_now(&self, timestamp: Option<u64>) -> Result<(), crate::Error> {
+        let batch: Vec<Pending> = self.pool.lock().queue.drain(..).collect();
+        if let Some(ts) = timestamp {
+            self.chain.write().set_next_timestamp(ts)?;
+        }
+        self.mine(batch, true);
+        Ok(())
+    }
+
+    /// The miner thread: waits for transactions (or the block interval) and mines them.
+    pub(crate) fn run_miner(self: Arc<Self>) {
+        let mut next_tick = match self.mining {
+            Mining::Interval(d) => Some(Instant::now() + d),
+            Mining::Auto => None,
+        };
+        loop {
+            let batch: Vec<Pending> = {
+                let mut pool = self.pool.lock();
+                loop {
+                    if self.stopped.load(Ordering::Acquire) {
+                        drop(pool);
+                        self.fail_queued();
+                        return;
+                    }
+                    match (self.mining, next_tick) {
+                        (Mining::Interval(d), Some(tick)) => {
+                            if Instant::now() >= tick {
+                                next_tick = Some(tick + d)
+                                    .filter(|t| *t > Instant::now())
+                                    .or(Some(Instant::now() + d));
+                                break;
+                            }
+                            self.wake.wait_until(&mut pool, tick);
+                        }
+                        _ => {
+                            if !pool.queue.is_empty() {
+                                break;
+                            }
+                            self.wake.wait(&mut pool);
+                        }
+                    }
+                }
+                pool.queue.drain(..).collect()
+            };
+            let allow_empty = matches!(self.mining, Mining::Interval(_));
+            self.mine(batch, allow_empty);
+        }
+    }
+
+    /// Mines `batch`: one block per transaction with automine, one block for all otherwise.
+    /// Everything is made durable with one fsync before anyone hears of it.
+    fn mine(&self, batch: Vec<Pending>, allow_empty: bool) {
+        let mut replies: Vec<(Option<Reply>, Result<B256, TxError>)> =
+            Vec::with_capacity(batch.len());
+        let mut senders: Vec<Address> = Vec::with_capacity(batch.len());
+        let mut blocks = Vec::new();
+        let mut requeue = Vec::new();
+        let mut batch_hashes = Vec::with_capacity(batch.len());
+        {
+            let mut chain = self.chain.write();
+            let mut reply_of: HashMap<B256, Option<Reply>> = HashMap::with_capacity(batch.len());
+            let mut txs = Vec::with_capacity(batch.len());
+            for pending in batch {
+                batch_hashes.push(pending.tx.hash);
+                senders.push(pending.tx.sender);
+                reply_of.insert(pending.tx.hash, pending.reply);
+                txs.push(pending.tx);
+            }
+            let mut outcomes = Vec::new();
+            if matches!(self.mining, Mining::Auto) && !txs.is_empty() {
+                for tx in txs {
+                    let ts = chain.next_timestamp();
+                    outcomes.push(chain.mine_block(vec![tx], ts, false));
+                }
+            } else {
+                let ts = chain.next_timestamp();
+                outcomes.push(chain.mine_block(txs, ts, allow_empty));
+            }
+            let durable = chain.commit();
+            for outcome in outcomes {
+                for hash in outcome.included {
+                    let result = match &durable {
+                        Ok(()) => Ok(hash),
+                        Err(e) => Err(TxError::Rejected(format!(
+                            "the block could not be written: {e}"
+                        ))),
+                    };
+                    replies.push((reply_of.remove(&hash).flatten(), result));
+                }
+                for (hash, error) in outcome.rejected {
+                    tracing::debug!(target: "agora::chain", tx = %hash, %error, "transaction dropped");
+                    replies.push((reply_of.remove(&hash).flatten(), Err(error)));
+                }
+                for tx in outcome.left {
+                    let reply = reply_of.remove(&tx.hash).flatten();
+                    requeue.push(Pending { tx, reply });
+                }
+                blocks.extend(outcome.block);
+            }
+            if let Err(e) = &durable {
+                tracing::error!(target: "agora::chain", error = %e, "blocks could not be made durable");
+            }
+        }
+        {
+            let mut pool = self.pool.lock();
+            for hash in &batch_hashes {
+                if !requeue.iter().any(|p: &Pending| p.tx.hash == *hash) {
+                    pool.hashes.remove(hash);
+                }
+            }
+            for pending in requeue.into_iter().rev() {
+                pool.queue.push_front(pending);
+            }
+            for sender in senders {
+                if !pool.queue.iter().any(|p| p.tx.sender == sender) {
+                    pool.next_nonce.remove(&sender);
+                }
+            }
+        }
+        for block in blocks {
+            let _ = self.heads.send(block);
+        }
+        for (reply, result) in replies {
+            if let Some(reply) = reply {
+                let _ = reply.send(result);
+            }
+        }
+    }
+
+    fn fail_queued(&self) {
+        let mut pool = self.pool.lock();
+        for pending in pool.queue.drain(..) {
+            if let Some(reply) = pending.reply {
+                let _ = reply.send(Err(TxError::ShutDown));
+            }
+        }
+    }
+
+    /// Stops the miner; queued transactions fail with [`TxError::ShutDown`].
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, Ordering::Release);
+        let _pool = self.pool.lock();
+        self.wake.notify_all();
+    }
+}

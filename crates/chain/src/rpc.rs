@@ -1,0 +1,880 @@
+//! JSON-RPC 2.0: request parsing, batches, errors, and the Ethereum methods.
+
+mod convert;
+pub(crate) mod filters;
+
+use std::sync::Arc;
+
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEnvelope, TxLegacy};
+use alloy_eips::{BlockId, BlockNumberOrTag, eip2718::Encodable2718};
+use alloy_network::TxSignerSync;
+use alloy_primitives::{Address, B256, Bytes, TxKind, U64, U256, keccak256};
+use alloy_rpc_types_eth::{FeeHistory, Filter, TransactionRequest};
+use parking_lot::Mutex;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::{
+    chain::{CallError, CallRequest, Chain, SignedTx},
+    error::TxError,
+    node::Node,
+};
+use filters::{Changes, Filters};
+
+/// Standard JSON-RPC and Ethereum error codes.
+pub(crate) mod code {
+    pub(crate) const PARSE_ERROR: i64 = -32700;
+    pub(crate) const INVALID_REQUEST: i64 = -32600;
+    pub(crate) const METHOD_NOT_FOUND: i64 = -32601;
+    pub(crate) const INVALID_PARAMS: i64 = -32602;
+    pub(crate) const INTERNAL_ERROR: i64 = -32603;
+    /// Transaction rejected, state not available, and other server errors (go-ethereum).
+    pub(crate) const SERVER_ERROR: i64 = -32000;
+    /// A requested resource (block, filter) does not exist (EIP-1474).
+    pub(crate) const RESOURCE_NOT_FOUND: i64 = -32001;
+    /// A request exceeds a limit (EIP-1474).
+    pub(crate) const LIMIT_EXCEEDED: i64 = -32005;
+    /// Execution reverted; `data` holds the revert bytes.
+    pub(crate) const EXECUTION_REVERTED: i64 = 3;
+}
+
+/// A JSON-RPC error object.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RpcError {
+    pub(crate) code: i64,
+    pub(crate) message: String,
+    pub(crate) data: Option<Value>,
+}
+
+impl RpcError {
+    pub(crate) fn new(code: i64, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    pub(crate) fn invalid_request(message: impl Into<String>) -> Self {
+        Self::new(code::INVALID_REQUEST, message)
+    }
+
+    pub(crate) fn invalid_params(message: impl Into<String>) -> Self {
+        Self::new(code::INVALID_PARAMS, message)
+    }
+
+    pub(crate) fn server(message: impl Into<String>) -> Self {
+        Self::new(code::SERVER_ERROR, message)
+    }
+
+    pub(crate) fn resource_not_found(message: impl Into<String>) -> Self {
+        Self::new(code::RESOURCE_NOT_FOUND, message)
+    }
+
+    pub(crate) fn limit(message: impl Into<String>) -> Self {
+        Self::new(code::LIMIT_EXCEEDED, message)
+    }
+
+    pub(crate) fn filter_not_found(id: U256) -> Self {
+        Self::server(format!(
+            "filter not found: {id:#x} (filters expire after 5 minutes without a poll)"
+        ))
+    }
+
+    pub(crate) fn revert(output: Bytes) -> Self {
+        let message = match alloy_sol_types::decode_revert_reason(&output) {
+            Some(reason) if !reason.is_empty() => format!("execution reverted: {reason}"),
+            _ => "execution reverted".to_string(),
+        };
+        Self {
+            code: code::EXECUTION_REVERTED,
+            message,
+            data: Some(Value::String(output.to_string())),
+        }
+    }
+
+    fn from_call(error: CallError) -> Self {
+        match error {
+            CallError::Revert(output) => Self::revert(output),
+            CallError::Halt(reason) => Self::server(format!("execution halted: {reason}")),
+            CallError::Invalid(reason) => Self::server(reason),
+        }
+    }
+
+    pub(crate) fn to_json(&self) -> Value {
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let Some(data) = &self.data {
+            error["data"] = data.clone();
+        }
+        error
+    }
+}
+
+impl From<TxError> for RpcError {
+    fn from(error: TxError) -> Self {
+        let code = match error {
+            TxError::Decode(_) | TxError::UnsupportedType(_) => code::INVALID_PARAMS,
+            TxError::Oversized { .. } => code::LIMIT_EXCEEDED,
+            _ => code::SERVER_ERROR,
+        };
+        Self::new(code, error.to_string())
+    }
+}
+
+/// Builds a response object.
+pub(crate) fn response(id: Value, result: Result<Value, RpcError>) -> Value {
+    match result {
+        Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
+        Err(error) => json!({ "jsonrpc": "2.0", "id": id, "error": error.to_json() }),
+    }
+}
+
+/// Positional parameters.
+#[derive(Debug)]
+pub(crate) struct Params(Vec<Value>);
+
+impl Params {
+    fn parse(params: Option<Value>) -> Result<Self, RpcError> {
+        match params {
+            None | Some(Value::Null) => Ok(Self(Vec::new())),
+            Some(Value::Array(values)) => Ok(Self(values)),
+            Some(_) => Err(RpcError::invalid_params(
+                "invalid params: expected an array of positional parameters",
+            )),
+        }
+    }
+
+    fn at_most(&self, n: usize) -> Result<(), RpcError> {
+        if self.0.len() > n {
+            return Err(RpcError::invalid_params(format!(
+                "too many arguments: got {}, want at most {n}",
+                self.0.len()
+            )));
+        }
+        Ok(())
+    }
+
+    fn optional<T: DeserializeOwned>(
+        &self,
+        index: usize,
+        name: &str,
+    ) -> Result<Option<T>, RpcError> {
+        match self.0.get(index) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => serde_json::from_value(value.clone())
+                .map(Some)
+                .map_err(|e| {
+                    RpcError::invalid_params(format!("invalid argument {index} ({name}): {e}"))
+                }),
+        }
+    }
+
+    fn required<T: DeserializeOwned>(&self, index: usize, name: &str) -> Result<T, RpcError> {
+        self.optional(index, name)?.ok_or_else(|| {
+            RpcError::invalid_params(format!(
+                "missing value for required argument {index} ({name})"
+            ))
+        })
+    }
+}
+
+fn quantity(n: u64) -> Value {
+    Value::String(format!("{n:#x}"))
+}
+
+fn to_value<T: serde::Serialize>(value: T) -> Result<Value, RpcError> {
+    serde_json::to_value(value).map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))
+}
+
+/// Accepts a count as a JSON number or a hex quantity.
+fn parse_count(value: &Value, what: &str) -> Result<u64, RpcError> {
+    match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s
+            .strip_prefix("0x")
+            .and_then(|h| u64::from_str_radix(h, 16).ok()),
+        _ => None,
+    }
+    .ok_or_else(|| {
+        RpcError::invalid_params(format!(
+            "invalid {what}: expected a number or hex quantity, got {value}"
+        ))
+    })
+}
+
+/// The JSON-RPC front of a node, shared by every connection.
+#[derive(Debug)]
+pub(crate) struct Rpc {
+    pub(crate) node: Arc<Node>,
+    filters: Mutex<Filters>,
+    pub(crate) max_batch_size: usize,
+    client_version: String,
+}
+
+/// What a connection can do beyond plain calls (subscriptions, over WebSocket).
+pub(crate) trait Subscriber: Send + Sync {
+    fn subscribe(&self, kind: String, filter: Option<Filter>) -> Result<String, RpcError>;
+    fn unsubscribe(&self, id: &str) -> bool;
+}
+
+impl Rpc {
+    pub(crate) fn new(node: Arc<Node>, max_batch_size: usize) -> Self {
+        Self {
+            node,
+            filters: Mutex::new(Filters::default()),
+            max_batch_size,
+            client_version: format!("agora-chain/v{}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+
+    /// Handles one message (a call or a batch); `None` when nothing is to be answered.
+    pub(crate) async fn handle_message(
+        &self,
+        body: &[u8],
+        subscriber: Option<&dyn Subscriber>,
+    ) -> Option<Value> {
+        let value: Value = match serde_json::from_slice(body) {
+            Ok(value) => value,
+            Err(e) => {
+                return Some(response(
+                    Value::Null,
+                    Err(RpcError::new(
+                        code::PARSE_ERROR,
+                        format!("parse error: {e}"),
+                    )),
+                ));
+            }
+        };
+        match value {
+            Value::Array(calls) => {
+                if calls.is_empty() {
+                    return Some(response(
+                        Value::Null,
+                        Err(RpcError::invalid_request("invalid request: empty batch")),
+                    ));
+                }
+                if calls.len() > self.max_batch_size {
+                    return Some(response(
+                        Value::Null,
+                        Err(RpcError::limit(format!(
+                            "batch of {} calls exceeds the limit of {}",
+                            calls.len(),
+                            self.max_batch_size
+                        ))),
+                    ));
+                }
+                let mut responses = Vec::with_capacity(calls.len());
+                for call in calls {
+                    if let Some(r) = self.handle_call(call, subscriber).await {
+                        responses.push(r);
+                    }
+                }
+                (!responses.is_empty()).then_some(Value::Array(responses))
+            }
+            call => self.handle_call(call, subscriber).await,
+        }
+    }
+
+    async fn handle_call(&self, call: Value, subscriber: Option<&dyn Subscriber>) -> Option<Value> {
+        let Value::Object(mut call) = call else {
+            return Some(response(
+                Value::Null,
+                Err(RpcError::invalid_request(
+                    "invalid request: expected a JSON object",
+                )),
+            ));
+        };
+        let id = call.remove("id");
+        let reply_id = id.clone().unwrap_or(Value::Null);
+        if !matches!(reply_id, Value::Null | Value::Number(_) | Value::String(_)) {
+            return Some(response(
+                Value::Null,
+                Err(RpcError::invalid_request(
+                    "invalid request: id must be a number, a string or null",
+                )),
+            ));
+        }
+        if call.get("jsonrpc") != Some(&Value::String("2.0".into())) {
+            return Some(response(
+                reply_id,
+                Err(RpcError::invalid_request(
+                    "invalid request: \"jsonrpc\" must be \"2.0\"",
+                )),
+            ));
+        }
+        let method = match call.remove("method") {
+            Some(Value::String(method)) => method,
+            Some(_) => {
+                return Some(response(
+                    reply_id,
+                    Err(RpcError::invalid_request(
+                        "invalid request: \"method\" must be a string",
+                    )),
+                ));
+            }
+            None => {
+                return Some(response(
+                    reply_id,
+                    Err(RpcError::invalid_request(
+                        "invalid request: \"method\" is missing",
+                    )),
+                ));
+            }
+        };
+        let result = match Params::parse(call.remove("params")) {
+            Ok(params) => self.dispatch(&method, params, subscriber).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &result {
+            tracing::debug!(target: "agora::chain::rpc", %method, code = e.code, message = %e.message, "call failed");
+        }
+        // A call without an id is a notification: it gets no answer.
+        id.map(|_| response(reply_id, result))
+    }
+
+    fn check_state_block(&self, chain: &Chain, block: Option<BlockId>) -> Result<(), RpcError> {
+        let head = chain.head_number();
+        let number = match block {
+            None => return Ok(()),
+            Some(BlockId::Number(BlockNumberOrTag::Number(n))) => n,
+            Some(BlockId::Number(BlockNumberOrTag::Earliest)) => 0,
+            Some(BlockId::Number(_)) => return Ok(()),
+            Some(BlockId::Hash(h)) => chain
+                .block_by_hash(&h.block_hash)
+                .ok_or_else(|| {
+                    RpcError::resource_not_found(format!("block {} not found", h.block_hash))
+                })?
+                .number(),
+        };
+        if number > head {
+            return Err(RpcError::resource_not_found(format!(
+                "block {number} not found: the head is block {head}"
+            )));
+        }
+        if number < head {
+            return Err(RpcError::server(format!(
+                "historical state is not kept: block {number} is older than the head, block {head}; query \"latest\""
+            )));
+        }
+        Ok(())
+    }
+
+    fn block_number(chain: &Chain, tag: BlockNumberOrTag) -> u64 {
+        match tag {
+            BlockNumberOrTag::Number(n) => n,
+            BlockNumberOrTag::Earliest => 0,
+            _ => chain.head_number(),
+        }
+    }
+
+    async fn dispatch(
+        &self,
+        method: &str,
+        p: Params,
+        subscriber: Option<&dyn Subscriber>,
+    ) -> Result<Value, RpcError> {
+        let node = &self.node;
+        match method {
+            "web3_clientVersion" => Ok(Value::String(self.client_version.clone())),
+            "web3_sha3" => {
+                p.at_most(1)?;
+                let data: Bytes = p.required(0, "data")?;
+                Ok(Value::String(keccak256(&data).to_string()))
+            }
+            "net_version" => Ok(Value::String(node.chain.read().params.chain_id.to_string())),
+            "net_listening" => Ok(Value::Bool(true)),
+            "net_peerCount" => Ok(quantity(0)),
+            "eth_chainId" => Ok(quantity(node.chain.read().params.chain_id)),
+            "eth_syncing" => Ok(Value::Bool(false)),
+            "eth_mining" => Ok(Value::Bool(true)),
+            "eth_hashrate" => Ok(quantity(0)),
+            "eth_coinbase" => Ok(Value::String(Address::ZERO.to_string())),
+            "eth_blockNumber" => Ok(quantity(node.chain.read().head_number())),
+            "eth_accounts" => to_value(
+                node.dev_accounts
+                    .iter()
+                    .map(|a| a.address)
+                    .collect::<Vec<_>>(),
+            ),
+            "eth_gasPrice" => Ok(quantity(node.chain.read().params.base_fee)),
+            "eth_maxPriorityFeePerGas" => Ok(quantity(0)),
+            "eth_blobBaseFee" => Ok(quantity(1)),
+            "eth_getBalance" | "eth_getTransactionCount" | "eth_getCode" => {
+                p.at_most(2)?;
+                let address: Address = p.required(0, "address")?;
+                let block: Option<BlockId> = p.optional(1, "block")?;
+                if method == "eth_getTransactionCount"
+                    && matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending)))
+                {
+                    return Ok(quantity(node.pending_nonce(&address)));
+                }
+                let chain = node.chain.read();
+                self.check_state_block(&chain, block)?;
+                Ok(match method {
+                    "eth_getBalance" => {
+                        Value::String(format!("{:#x}", chain.state.balance(&address)))
+                    }
+                    "eth_getTransactionCount" => quantity(chain.state.nonce(&address)),
+                    _ => Value::String(chain.state.code(&address).to_string()),
+                })
+            }
+            "eth_getStorageAt" => {
+                p.at_most(3)?;
+                let address: Address = p.required(0, "address")?;
+                let slot: U256 = p.required(1, "slot")?;
+                let block: Option<BlockId> = p.optional(2, "block")?;
+                let chain = node.chain.read();
+                self.check_state_block(&chain, block)?;
+                Ok(Value::String(
+                    B256::from(chain.state.storage(&address, slot)).to_string(),
+                ))
+            }
+            "eth_call" => {
+                p.at_most(3)?;
+                let request: TransactionRequest = p.required(0, "transaction")?;
+                let block: Option<BlockId> = p.optional(1, "block")?;
+                if p.0.get(2).is_some_and(|v| !v.is_null()) {
+                    return Err(RpcError::invalid_params(
+                        "state overrides are not supported",
+                    ));
+                }
+                let request = call_request(request)?;
+                let chain = node.chain.read();
+                self.check_state_block(&chain, block)?;
+                let (output, _) = chain.call(&request, None).map_err(RpcError::from_call)?;
+                Ok(Value::String(output.to_string()))
+            }
+            "eth_estimateGas" => {
+                p.at_most(3)?;
+                let request: TransactionRequest = p.required(0, "transaction")?;
+                let block: Option<BlockId> = p.optional(1, "block")?;
+                let request = call_request(request)?;
+                let chain = node.chain.read();
+                self.check_state_block(&chain, block)?;
+                Ok(quantity(
+                    chain.estimate_gas(&request).map_err(RpcError::from_call)?,
+                ))
+            }
+            "eth_sendRawTransaction" => {
+                p.at_most(1)?;
+                let raw: Bytes = p.required(0, "signed transaction")?;
+                let tx = SignedTx::decode(&raw)?;
+                let hash = node.submit(tx).await?;
+                Ok(Value::String(hash.to_string()))
+            }
+            "eth_sendTransaction" => {
+                p.at_most(1)?;
+                let request: TransactionRequest = p.required(0, "transaction")?;
+                let tx = self.sign_for_dev_account(request)?;
+                let hash = node.submit(tx).await?;
+                Ok(Value::String(hash.to_string()))
+            }
+            "eth_getTransactionByHash" => {
+                p.at_most(1)?;
+                let hash: B256 = p.required(0, "transaction hash")?;
+                let chain = node.chain.read();
+                match chain.transaction(&hash) {
+                    Some((block, index)) => to_value(convert::transaction(block, index)),
+                    None => Ok(Value::Null),
+                }
+            }
+            "eth_getTransactionReceipt" => {
+                p.at_most(1)?;
+                let hash: B256 = p.required(0, "transaction hash")?;
+                let chain = node.chain.read();
+                match chain.transaction(&hash) {
+                    Some((block, index)) => to_value(convert::receipt(block, index)),
+                    None => Ok(Value::Null),
+                }
+            }
+            "eth_getBlockByNumber" | "eth_getBlockByHash" => {
+                p.at_most(2)?;
+                let full: bool = p.optional(1, "full transactions")?.unwrap_or(false);
+                let chain = node.chain.read();
+                let block = if method == "eth_getBlockByNumber" {
+                    let tag: BlockNumberOrTag = p.required(0, "block number")?;
+                    chain.block(Self::block_number(&chain, tag))
+                } else {
+                    let hash: B256 = p.required(0, "block hash")?;
+                    chain.block_by_hash(&hash)
+                };
+                match block {
+                    Some(block) => to_value(convert::block(block, full)),
+                    None => Ok(Value::Null),
+                }
+            }
+            "eth_getBlockTransactionCountByNumber" | "eth_getBlockTransactionCountByHash" => {
+                p.at_most(1)?;
+                let chain = node.chain.read();
+                let block = if method.ends_with("Number") {
+                    chain.block(Self::block_number(&chain, p.required(0, "block number")?))
+                } else {
+                    chain.block_by_hash(&p.required(0, "block hash")?)
+                };
+                Ok(block.map_or(Value::Null, |b| quantity(b.txs.len() as u64)))
+            }
+            "eth_getTransactionByBlockNumberAndIndex" | "eth_getTransactionByBlockHashAndIndex" => {
+                p.at_most(2)?;
+                let index: U64 = p.required(1, "index")?;
+                let chain = node.chain.read();
+                let block = if method.contains("Number") {
+                    chain.block(Self::block_number(&chain, p.required(0, "block number")?))
+                } else {
+                    chain.block_by_hash(&p.required(0, "block hash")?)
+                };
+                let index = usize::try_from(index.to::<u64>()).unwrap_or(usize::MAX);
+                match block {
+                    Some(block) if index < block.txs.len() => {
+                        to_value(convert::transaction(block, index))
+                    }
+                    _ => Ok(Value::Null),
+                }
+            }
+            "eth_getBlockReceipts" => {
+                p.at_most(1)?;
+                let id: BlockId = p.required(0, "block")?;
+                let chain = node.chain.read();
+                let block = match id {
+                    BlockId::Number(tag) => chain.block(Self::block_number(&chain, tag)),
+                    BlockId::Hash(h) => chain.block_by_hash(&h.block_hash),
+                };
+                match block {
+                    Some(block) => to_value(
+                        (0..block.txs.len())
+                            .map(|i| convert::receipt(block, i))
+                            .collect::<Vec<_>>(),
+                    ),
+                    None => Ok(Value::Null),
+                }
+            }
+            "eth_feeHistory" => {
+                p.at_most(3)?;
+                let count = parse_count(p.0.first().unwrap_or(&Value::Null), "block count")?;
+                let newest: BlockNumberOrTag = p.required(1, "newest block")?;
+                let percentiles: Option<Vec<f64>> = p.optional(2, "reward percentiles")?;
+                let chain = node.chain.read();
+                to_value(fee_history(&chain, count, newest, percentiles)?)
+            }
+            "eth_getLogs" => {
+                p.at_most(1)?;
+                let filter: Filter = p.required(0, "filter")?;
+                let chain = node.chain.read();
+                to_value(filters::query(&chain, &filter)?)
+            }
+            "eth_newFilter" => {
+                p.at_most(1)?;
+                let filter: Filter = p.required(0, "filter")?;
+                let head = node.chain.read().head_number();
+                Ok(Value::String(format!(
+                    "{:#x}",
+                    self.filters.lock().new_log_filter(filter, head)
+                )))
+            }
+            "eth_newBlockFilter" => {
+                let head = node.chain.read().head_number();
+                Ok(Value::String(format!(
+                    "{:#x}",
+                    self.filters.lock().new_block_filter(head)
+                )))
+            }
+            "eth_newPendingTransactionFilter" => {
+                let head = node.chain.read().head_number();
+                Ok(Value::String(format!(
+                    "{:#x}",
+                    self.filters.lock().new_pending_transaction_filter(head)
+                )))
+            }
+            "eth_getFilterChanges" => {
+                p.at_most(1)?;
+                let id: U256 = p.required(0, "filter id")?;
+                let chain = node.chain.read();
+                match self.filters.lock().changes(id, &chain)? {
+                    Changes::Hashes(hashes) => to_value(hashes),
+                    Changes::Logs(logs) => to_value(logs),
+                }
+            }
+            "eth_getFilterLogs" => {
+                p.at_most(1)?;
+                let id: U256 = p.required(0, "filter id")?;
+                let chain = node.chain.read();
+                to_value(self.filters.lock().logs(id, &chain)?)
+            }
+            "eth_uninstallFilter" => {
+                p.at_most(1)?;
+                let id: U256 = p.required(0, "filter id")?;
+                Ok(Value::Bool(self.filters.lock().uninstall(id)))
+            }
+            "eth_subscribe" => {
+                p.at_most(2)?;
+                let Some(subscriber) = subscriber else {
+                    return Err(RpcError::new(
+                        code::METHOD_NOT_FOUND,
+                        "eth_subscribe needs a WebSocket connection: connect with ws:// to the same address",
+                    ));
+                };
+                let kind: String = p.required(0, "subscription kind")?;
+                let filter: Option<Filter> = p.optional(1, "filter")?;
+                Ok(Value::String(subscriber.subscribe(kind, filter)?))
+            }
+            "eth_unsubscribe" => {
+                p.at_most(1)?;
+                let id: String = p.required(0, "subscription id")?;
+                Ok(Value::Bool(subscriber.is_some_and(|s| s.unsubscribe(&id))))
+            }
+            "evm_increaseTime" | "anvil_increaseTime" => {
+                p.at_most(1)?;
+                let seconds = parse_count(p.0.first().unwrap_or(&Value::Null), "seconds")?;
+                let offset = node
+                    .chain
+                    .write()
+                    .increase_time(seconds)
+                    .map_err(|e| RpcError::server(e.to_string()))?;
+                Ok(quantity(offset.max(0) as u64))
+            }
+            "evm_setNextBlockTimestamp" | "anvil_setNextBlockTimestamp" => {
+                p.at_most(1)?;
+                let timestamp = parse_count(p.0.first().unwrap_or(&Value::Null), "timestamp")?;
+                let mut chain = node.chain.write();
+                let parent = chain.head().header.timestamp;
+                if timestamp < parent {
+                    return Err(RpcError::invalid_params(format!(
+                        "timestamp {timestamp} is before the head block's timestamp {parent}"
+                    )));
+                }
+                chain
+                    .set_next_timestamp(timestamp)
+                    .map_err(|e| RpcError::server(e.to_string()))?;
+                Ok(Value::Null)
+            }
+            "evm_mine" | "anvil_mine" => {
+                p.at_most(1)?;
+                let timestamp = match p.0.first() {
+                    None | Some(Value::Null) => None,
+                    Some(Value::Object(o)) => o
+                        .get("timestamp")
+                        .map(|v| parse_count(v, "timestamp"))
+                        .transpose()?,
+                    Some(v) => Some(parse_count(v, "timestamp")?),
+                };
+                if let Some(ts) = timestamp {
+                    let parent = node.chain.read().head().header.timestamp;
+                    if ts < parent {
+                        return Err(RpcError::invalid_params(format!(
+                            "timestamp {ts} is before the head block's timestamp {parent}"
+                        )));
+                    }
+                }
+                let node = node.clone();
+                tokio::task::spawn_blocking(move || node.mine_now(timestamp))
+                    .await
+                    .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?
+                    .map_err(|e| RpcError::server(e.to_string()))?;
+                Ok(Value::String("0x0".into()))
+            }
+            "txpool_status" => Ok(
+                json!({ "pending": quantity(node.pending_count() as u64), "queued": quantity(0) }),
+            ),
+            _ => Err(RpcError::new(
+                code::METHOD_NOT_FOUND,
+                format!("the method {method} does not exist/is not available"),
+            )),
+        }
+    }
+
+    fn sign_for_dev_account(&self, request: TransactionRequest) -> Result<SignedTx, RpcError> {
+        let from = request.from.ok_or_else(|| {
+            RpcError::invalid_params("invalid argument 0 (transaction): \"from\" is required")
+        })?;
+        let account = self
+            .node
+            .dev_accounts
+            .iter()
+            .find(|a| a.address == from)
+            .ok_or(TxError::UnknownAccount(from))?;
+        let (chain_id, base_fee) = {
+            let chain = self.node.chain.read();
+            (chain.params.chain_id, chain.params.base_fee)
+        };
+        if let Some(id) = request.chain_id
+            && id != chain_id
+        {
+            return Err(TxError::WrongChainId {
+                got: id,
+                expected: chain_id,
+            }
+            .into());
+        }
+        let call = call_request(request.clone())?;
+        let gas = match request.gas {
+            Some(gas) => gas,
+            None => self
+                .node
+                .chain
+                .read()
+                .estimate_gas(&call)
+                .map_err(RpcError::from_call)?,
+        };
+        let nonce = request
+            .nonce
+            .unwrap_or_else(|| self.node.pending_nonce(&from));
+        let to = request.to.unwrap_or(TxKind::Create);
+        let value = request.value.unwrap_or_default();
+        let input = call.input.clone();
+        let signer = account.signer();
+        let sign_err = |e: alloy_signer::Error| RpcError::server(format!("signing failed: {e}"));
+        let envelope: TxEnvelope = if let Some(gas_price) = request.gas_price {
+            if let Some(access_list) = request.access_list {
+                let mut tx = TxEip2930 {
+                    chain_id,
+                    nonce,
+                    gas_price,
+                    gas_limit: gas,
+                    to,
+                    value,
+                    input,
+                    access_list,
+                };
+                let signature = signer.sign_transaction_sync(&mut tx).map_err(sign_err)?;
+                tx.into_signed(signature).into()
+            } else {
+                let mut tx = TxLegacy {
+                    chain_id: Some(chain_id),
+                    nonce,
+                    gas_price,
+                    gas_limit: gas,
+                    to,
+                    value,
+                    input,
+                };
+                let signature = signer.sign_transaction_sync(&mut tx).map_err(sign_err)?;
+                tx.into_signed(signature).into()
+            }
+        } else {
+            let tip = request.max_priority_fee_per_gas.unwrap_or(0);
+            let max_fee = request
+                .max_fee_per_gas
+                .unwrap_or(u128::from(base_fee) * 2 + tip);
+            let mut tx = TxEip1559 {
+                chain_id,
+                nonce,
+                gas_limit: gas,
+                max_fee_per_gas: max_fee,
+                max_priority_fee_per_gas: tip,
+                to,
+                value,
+                access_list: request.access_list.unwrap_or_default(),
+                input,
+            };
+            let signature = signer.sign_transaction_sync(&mut tx).map_err(sign_err)?;
+            tx.into_signed(signature).into()
+        };
+        Ok(SignedTx::decode(&envelope.encoded_2718())?)
+    }
+}
+
+fn call_request(request: TransactionRequest) -> Result<CallRequest, RpcError> {
+    let input = match (&request.input.input, &request.input.data) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(RpcError::invalid_params(
+                "invalid argument 0 (transaction): both \"data\" and \"input\" are set and differ",
+            ));
+        }
+        (Some(a), _) => a.clone(),
+        (None, Some(b)) => b.clone(),
+        (None, None) => Bytes::new(),
+    };
+    Ok(CallRequest {
+        from: request.from,
+        to: match request.to {
+            Some(TxKind::Call(to)) => Some(to),
+            _ => None,
+        },
+        gas: request.gas,
+        gas_price: request.gas_price,
+        max_fee_per_gas: request.max_fee_per_gas,
+        max_priority_fee_per_gas: request.max_priority_fee_per_gas,
+        value: request.value,
+        input,
+        nonce: request.nonce,
+        access_list: request.access_list,
+    })
+}
+
+fn fee_history(
+    chain: &Chain,
+    count: u64,
+    newest: BlockNumberOrTag,
+    percentiles: Option<Vec<f64>>,
+) -> Result<FeeHistory, RpcError> {
+    if let Some(p) = &percentiles
+        && (p.iter().any(|x| !(0.0..=100.0).contains(x)) || p.windows(2).any(|w| w[0] > w[1])) {
+            return Err(RpcError::invalid_params(
+                "invalid reward percentiles: they must be between 0 and 100 and increasing",
+            ));
+        }
+    let head = chain.head_number();
+    let newest = match newest {
+        BlockNumberOrTag::Number(n) => n,
+        BlockNumberOrTag::Earliest => 0,
+        _ => head,
+    };
+    if newest > head {
+        return Err(RpcError::resource_not_found(format!(
+            "block {newest} not found: the head is block {head}"
+        )));
+    }
+    let count = count.clamp(0, 1024).min(newest + 1);
+    let oldest = newest + 1 - count;
+    let base_fee = u128::from(chain.params.base_fee);
+    let mut history = FeeHistory {
+        base_fee_per_gas: Vec::new(),
+        gas_used_ratio: Vec::new(),
+        base_fee_per_blob_gas: Vec::new(),
+        blob_gas_used_ratio: Vec::new(),
+        oldest_block: oldest,
+        reward: percentiles.as_ref().map(|_| Vec::new()),
+    };
+    if count == 0 {
+        return Ok(history);
+    }
+    for number in oldest..=newest {
+        let Some(block) = chain.block(number) else {
+            break;
+        };
+        history.base_fee_per_gas.push(u128::from(
+            block.header.base_fee_per_gas.unwrap_or_default(),
+        ));
+        history
+            .gas_used_ratio
+            .push(block.header.gas_used as f64 / block.header.gas_limit.max(1) as f64);
+        history.base_fee_per_blob_gas.push(1);
+        history.blob_gas_used_ratio.push(0.0);
+        if let (Some(p), Some(rewards)) = (&percentiles, history.reward.as_mut()) {
+            let mut tips: Vec<(u128, u64)> = block
+                .receipts
+                .iter()
+                .map(|r| (r.effective_gas_price.saturating_sub(base_fee), r.gas_used))
+                .collect();
+            tips.sort_unstable();
+            let total: u64 = tips.iter().map(|t| t.1).sum();
+            rewards.push(
+                p.iter()
+                    .map(|pct| {
+                        let threshold = (total as f64 * pct / 100.0) as u64;
+                        let mut acc = 0;
+                        tips.iter()
+                            .find(|(_, gas)| {
+                                acc += gas;
+                                acc >= threshold
+                            })
+                            .or(tips.last())
+                            .map_or(0, |t| t.0)
+                    })
+                    .collect(),
+            );
+        }
+    }
+    history.base_fee_per_gas.push(base_fee);
+    history.base_fee_per_blob_gas.push(1);
+    Ok(history)
+}

@@ -1,0 +1,233 @@
+//! HTTP and WebSocket transport for JSON-RPC, on one port.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use alloy_rpc_types_eth::Filter;
+use axum::{
+    Router,
+    body::{Body, to_bytes},
+    extract::{
+        DefaultBodyLimit, State,
+        ws::{Message, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection},
+    },
+    http::{StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use futures::{SinkExt, StreamExt};
+use parking_lot::Mutex;
+use serde_json::{Value, json};
+use tokio::{sync::mpsc, task::JoinHandle};
+
+use crate::{
+    chain::Block,
+    rpc::{Rpc, RpcError, Subscriber, filters, response},
+};
+
+#[derive(Debug, Clone)]
+pub(crate) struct ServerState {
+    pub(crate) rpc: Arc<Rpc>,
+    pub(crate) max_request_size: usize,
+}
+
+pub(crate) fn router(state: ServerState) -> Router {
+    Router::new()
+        .route("/", get(websocket).post(http))
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+async fn http(State(state): State<ServerState>, body: Body) -> Response {
+    let bytes = match to_bytes(body, state.max_request_size).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let error = RpcError::limit(format!(
+                "request body exceeds the limit of {} bytes",
+                state.max_request_size
+            ));
+            return json_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &response(Value::Null, Err(error)),
+            );
+        }
+    };
+    match state.rpc.handle_message(&bytes, None).await {
+        Some(reply) => json_response(StatusCode::OK, &reply),
+        None => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+async fn websocket(
+    State(state): State<ServerState>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    match upgrade {
+        Ok(upgrade) => upgrade
+            .max_message_size(state.max_request_size)
+            .on_upgrade(move |socket| serve_socket(state, socket)),
+        Err(_) => json_response(
+            StatusCode::OK,
+            &json!({
+                "service": "agora-chain",
+                "usage": "POST JSON-RPC 2.0 requests to this URL, or open a WebSocket on it",
+            }),
+        ),
+    }
+}
+
+/// Subscriptions of one WebSocket connection.
+struct Connection {
+    rpc: Arc<Rpc>,
+    out: mpsc::UnboundedSender<String>,
+    subscriptions: Mutex<HashMap<String, JoinHandle<()>>>,
+    next_id: AtomicU64,
+}
+
+impl Subscriber for Connection {
+    fn subscribe(&self, kind: String, filter: Option<Filter>) -> Result<String, RpcError> {
+        let logs = match kind.as_str() {
+            "newHeads" => None,
+            "logs" => Some(filter.unwrap_or_default()),
+            other => {
+                return Err(RpcError::invalid_params(format!(
+                    "unsupported subscription kind {other:?}: this node offers \"newHeads\" and \"logs\""
+                )));
+            }
+        };
+        let id = format!(
+            "{:#x}",
+            self.next_id.fetch_add(1, Ordering::Relaxed) + 0x1000
+        );
+        let node = self.rpc.node.clone();
+        let mut heads = node.heads.subscribe();
+        let mut next = node.chain.read().head_number() + 1;
+        let out = self.out.clone();
+        let sub_id = id.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                match heads.recv().await {
+                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                }
+                // Read the blocks from the chain, so that a lagging receiver misses nothing.
+                let blocks: Vec<Arc<Block>> = {
+                    let chain = node.chain.read();
+                    let head = chain.head_number();
+                    let blocks = (next..=head)
+                        .filter_map(|n| chain.block(n).cloned())
+                        .collect();
+                    next = head + 1;
+                    blocks
+                };
+                for block in blocks {
+                    let results: Vec<Value> = match &logs {
+                        None => {
+                            let header = alloy_rpc_types_eth::Header {
+                                hash: block.hash,
+                                inner: block.header.clone(),
+                                total_difficulty: None,
+                                size: None,
+                            };
+                            vec![serde_json::to_value(header).unwrap_or_default()]
+                        }
+                        Some(filter) => {
+                            let mut found = Vec::new();
+                            filters::block_logs(&block, filter, &mut found);
+                            found
+                                .into_iter()
+                                .map(|l| serde_json::to_value(l).unwrap_or_default())
+                                .collect()
+                        }
+                    };
+                    for result in results {
+                        let note = json!({
+                            "jsonrpc": "2.0",
+                            "method": "eth_subscription",
+                            "params": { "subscription": sub_id, "result": result },
+                        });
+                        if out.send(note.to_string()).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        self.subscriptions.lock().insert(id.clone(), task);
+        Ok(id)
+    }
+
+    fn unsubscribe(&self, id: &str) -> bool {
+        match self.subscriptions.lock().remove(id) {
+            Some(task) => {
+                task.abort();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        for (_, task) in self.subscriptions.lock().drain() {
+            task.abort();
+        }
+    }
+}
+
+async fn serve_socket(state: ServerState, socket: WebSocket) {
+    let (mut sink, mut stream) = socket.split();
+    let (out, mut outgoing) = mpsc::unbounded_channel::<String>();
+    let connection = Arc::new(Connection {
+        rpc: state.rpc.clone(),
+        out,
+        subscriptions: Mutex::new(HashMap::new()),
+        next_id: AtomicU64::new(0),
+    });
+    let writer = tokio::spawn(async move {
+        while let Some(text) = outgoing.recv().await {
+            if sink.send(Message::Text(text.into())).await.is_err() {
+                break;
+            }
+        }
+    });
+    while let Some(Ok(message)) = stream.next().await {
+        let bytes = match message {
+            Message::Text(text) => text.as_bytes().to_vec(),
+            Message::Binary(bytes) => bytes.to_vec(),
+            Message::Close(_) => break,
+            Message::Ping(_) | Message::Pong(_) => continue,
+        };
+        // Calls on one connection run concurrently, as on HTTP; answers carry their ids.
+        let connection = connection.clone();
+        tokio::spawn(async move {
+            let reply = connection
+                .rpc
+                .handle_message(&bytes, Some(connection.as_ref()))
+                .await;
+            if let Some(reply) = reply {
+                let _ = connection.out.send(reply.to_string());
+            }
+        });
+    }
+    for (_, task) in connection.subscriptions.lock().drain() {
+        task.abort();
+    }
+    drop(connection);
+    writer.abort();
+}

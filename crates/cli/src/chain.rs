@@ -1,0 +1,134 @@
+//! `agora chain`: the embedded chain as a standalone node.
+
+use std::{path::PathBuf, time::Duration};
+
+use agora_chain::{Config, Storage, parse_hardfork};
+use alloy_primitives::utils::format_ether;
+use anyhow::{Context, bail};
+
+/// Options of `agora chain`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Port of the JSON-RPC server (HTTP and WebSocket).
+    #[arg(long, short, default_value_t = 8545, env = "AGORA_CHAIN_PORT")]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1", env = "AGORA_CHAIN_HOST")]
+    host: String,
+    /// Directory that holds the chain; created if missing. Default: ~/.agora/chain.
+    #[arg(long, env = "AGORA_CHAIN_DATA_DIR", conflicts_with = "ephemeral")]
+    data_dir: Option<PathBuf>,
+    /// Keep everything in memory; nothing survives the process.
+    #[arg(long)]
+    ephemeral: bool,
+    /// Mine a block every N seconds instead of one block per transaction.
+    #[arg(long, short = 'b', value_name = "SECONDS")]
+    block_time: Option<f64>,
+    /// Chain id.
+    #[arg(long, default_value_t = agora_chain::DEFAULT_CHAIN_ID, env = "AGORA_CHAIN_ID")]
+    chain_id: u64,
+    /// Number of funded dev accounts.
+    #[arg(long, short, default_value_t = 10)]
+    accounts: u32,
+    /// Base fee per gas, in wei (0: the zero-gas sidechain).
+    #[arg(long, default_value_t = 0)]
+    base_fee: u64,
+    /// EVM hardfork: shanghai, cancun, prague or osaka.
+    #[arg(long, default_value = "prague")]
+    hardfork: String,
+    /// Block gas limit.
+    #[arg(long, default_value_t = agora_chain::DEFAULT_BLOCK_GAS_LIMIT)]
+    gas_limit: u64,
+}
+
+fn default_data_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default()
+        .join(".agora")
+        .join("chain")
+}
+
+pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
+    let hardfork = parse_hardfork(&args.hardfork).with_context(|| {
+        format!(
+            "unknown hardfork {:?}: use shanghai, cancun, prague or osaka",
+            args.hardfork
+        )
+    })?;
+    let mut config = Config {
+        host: args.host,
+        port: args.port,
+        chain_id: args.chain_id,
+        accounts: args.accounts,
+        base_fee: args.base_fee,
+        hardfork,
+        block_gas_limit: args.gas_limit,
+        ..Config::default()
+    };
+    config.storage = if args.ephemeral {
+        Storage::Ephemeral
+    } else {
+        Storage::DataDir(args.data_dir.unwrap_or_else(default_data_dir))
+    };
+    if let Some(seconds) = args.block_time {
+        if !(seconds > 0.0 && seconds.is_finite()) {
+            bail!("--block-time must be a positive number of seconds, got {seconds}");
+        }
+        config = config.with_block_time(Duration::from_secs_f64(seconds));
+    }
+    let storage = config.storage.clone();
+    eprintln!("agora chain: opening...");
+    let handle = agora_chain::spawn(config)
+        .await
+        .context("the chain did not start")?;
+    print_banner(&handle, &storage);
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    eprintln!("agora chain: shutting down");
+    handle.shutdown().await;
+    Ok(())
+}
+
+#[allow(clippy::print_stdout, reason = "the banner is the command's output")]
+fn print_banner(handle: &agora_chain::Handle, storage: &Storage) {
+    let mut out = String::new();
+    out.push_str("\nAgora chain\n===========\n\n");
+    out.push_str("Available accounts\n------------------\n");
+    for (i, account) in handle.dev_accounts().iter().enumerate() {
+        out.push_str(&format!(
+            "({i}) {} ({} ETH)\n",
+            account.address,
+            format_ether(handle.balance(account.address))
+        ));
+    }
+    out.push_str(
+        "\nPrivate keys (public knowledge: never use them on a real chain)\n------------\n",
+    );
+    for (i, account) in handle.dev_accounts().iter().enumerate() {
+        out.push_str(&format!("({i}) {}\n", account.private_key()));
+    }
+    out.push_str(&format!("\nMnemonic: {}\n", agora_chain::DEV_MNEMONIC));
+    out.push_str("Derivation path: m/44'/60'/0'/0/\n\n");
+    out.push_str(&format!("Chain id: {}\n", handle.chain_id()));
+    match storage {
+        Storage::Ephemeral => out.push_str("Storage: in memory (--ephemeral)\n"),
+        Storage::DataDir(dir) => out.push_str(&format!(
+            "Storage: {} ({}, head block {})\n",
+            dir.display(),
+            if handle.restored() { "restored" } else { "new" },
+            handle.block_number()
+        )),
+    }
+    for c in &handle.deployment().contracts {
+        out.push_str(&format!("Contract {}: {}\n", c.name, c.address));
+    }
+    out.push_str(&format!(
+        "\nListening on {} (HTTP) and {} (WebSocket)\n",
+        handle.http_url(),
+        handle.ws_url()
+    ));
+    print!("{out}");
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+}
