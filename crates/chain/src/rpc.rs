@@ -82,9 +82,16 @@ impl RpcError {
     }
 
     pub(crate) fn revert(output: Bytes) -> Self {
-        let message = match alloy_sol_types::decode_revert_reason(&output) {
-            Some(reason) if !reason.is_empty() => format!("execution reverted: {reason}"),
-            _ => "execution reverted".to_string(),
+        use alloy_sol_types::{Panic, Revert, SolError};
+        let message = if let Ok(revert) = Revert::abi_decode(&output) {
+            format!("execution reverted: {}", revert.reason)
+        } else if let Ok(panic) = Panic::abi_decode(&output) {
+            match panic.kind() {
+                Some(kind) => format!("execution reverted: panic: {kind} ({:#x})", panic.code),
+                None => format!("execution reverted: panic code {:#x}", panic.code),
+            }
+        } else {
+            "execution reverted".to_string()
         };
         Self {
             code: code::EXECUTION_REVERTED,
@@ -201,6 +208,27 @@ fn parse_count(value: &Value, what: &str) -> Result<u64, RpcError> {
         ))
     })
 }
+
+/// Methods that take no parameters.
+const NO_PARAMS: &[&str] = &[
+    "web3_clientVersion",
+    "net_version",
+    "net_listening",
+    "net_peerCount",
+    "eth_chainId",
+    "eth_syncing",
+    "eth_mining",
+    "eth_hashrate",
+    "eth_coinbase",
+    "eth_blockNumber",
+    "eth_accounts",
+    "eth_gasPrice",
+    "eth_maxPriorityFeePerGas",
+    "eth_blobBaseFee",
+    "eth_newBlockFilter",
+    "eth_newPendingTransactionFilter",
+    "txpool_status",
+];
 
 /// The JSON-RPC front of a node, shared by every connection.
 #[derive(Debug)]
@@ -374,6 +402,9 @@ impl Rpc {
         subscriber: Option<&dyn Subscriber>,
     ) -> Result<Value, RpcError> {
         let node = &self.node;
+        if NO_PARAMS.contains(&method) {
+            p.at_most(0)?;
+        }
         match method {
             "web3_clientVersion" => Ok(Value::String(self.client_version.clone())),
             "web3_sha3" => {
@@ -807,11 +838,12 @@ fn fee_history(
     percentiles: Option<Vec<f64>>,
 ) -> Result<FeeHistory, RpcError> {
     if let Some(p) = &percentiles
-        && (p.iter().any(|x| !(0.0..=100.0).contains(x)) || p.windows(2).any(|w| w[0] > w[1])) {
-            return Err(RpcError::invalid_params(
-                "invalid reward percentiles: they must be between 0 and 100 and increasing",
-            ));
-        }
+        && (p.iter().any(|x| !(0.0..=100.0).contains(x)) || p.windows(2).any(|w| w[0] > w[1]))
+    {
+        return Err(RpcError::invalid_params(
+            "invalid reward percentiles: they must be between 0 and 100 and increasing",
+        ));
+    }
     let head = chain.head_number();
     let newest = match newest {
         BlockNumberOrTag::Number(n) => n,

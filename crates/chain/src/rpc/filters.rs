@@ -110,7 +110,7 @@ impl Filters {
                     .collect(),
             )),
             Kind::Logs(filter) => {
-                let (lo, hi) = range(filter, chain)?;
+                let (lo, hi) = range(filter, chain, 0)?;
                 let lo = lo.max(from);
                 if lo > hi {
                     return Ok(Changes::Logs(Vec::new()));
@@ -147,7 +147,7 @@ fn resolve(tag: Option<BlockNumberOrTag>, chain: &Chain, default: u64) -> u64 {
 }
 
 /// The inclusive block range a filter covers, up to the head.
-fn range(filter: &Filter, chain: &Chain) -> Result<(u64, u64), RpcError> {
+fn range(filter: &Filter, chain: &Chain, default_from: u64) -> Result<(u64, u64), RpcError> {
     let head = chain.head_number();
     match filter.block_option {
         FilterBlockOption::AtBlockHash(hash) => {
@@ -160,7 +160,7 @@ fn range(filter: &Filter, chain: &Chain) -> Result<(u64, u64), RpcError> {
             from_block,
             to_block,
         } => {
-            let from = resolve(from_block, chain, head);
+            let from = resolve(from_block, chain, default_from);
             let to = resolve(to_block, chain, head).min(head);
             if let (Some(BlockNumberOrTag::Number(f)), Some(BlockNumberOrTag::Number(t))) =
                 (from_block, to_block)
@@ -177,7 +177,7 @@ fn range(filter: &Filter, chain: &Chain) -> Result<(u64, u64), RpcError> {
 
 /// `eth_getLogs`.
 pub(crate) fn query(chain: &Chain, filter: &Filter) -> Result<Vec<RpcLog>, RpcError> {
-    let (from, to) = range(filter, chain)?;
+    let (from, to) = range(filter, chain, chain.head_number())?;
     if from > to {
         return Ok(Vec::new());
     }

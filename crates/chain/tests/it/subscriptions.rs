@@ -1,0 +1,80 @@
+//! WebSocket: the same calls as HTTP, plus subscriptions.
+
+use alloy::{
+    primitives::U256,
+    providers::{Provider, ProviderBuilder, WsConnect},
+    rpc::types::Filter,
+    sol_types::SolEvent,
+};
+use tokio_stream::StreamExt;
+
+use crate::common::{Probe, chain, provider};
+
+#[tokio::test]
+async fn new_heads_and_logs_arrive_over_websocket() {
+    let handle = chain().await;
+    let ws = ProviderBuilder::new()
+        .connect_ws(WsConnect::new(handle.ws_url()))
+        .await
+        .unwrap();
+    assert_eq!(ws.get_chain_id().await.unwrap(), 31337);
+
+    let http = provider(&handle, 0);
+    let probe = Probe::deploy(&http).await.unwrap();
+    let mut heads = ws.subscribe_blocks().await.unwrap().into_stream();
+    let mut logs = ws
+        .subscribe_logs(
+            &Filter::new()
+                .address(*probe.address())
+                .event_signature(Probe::Ping::SIGNATURE_HASH),
+        )
+        .await
+        .unwrap()
+        .into_stream();
+
+    probe
+        .ping(U256::from(2))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    probe
+        .store(U256::from(1), U256::from(1))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+
+    let timeout = std::time::Duration::from_secs(10);
+    let first = tokio::time::timeout(timeout, heads.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let second = tokio::time::timeout(timeout, heads.next())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.number, first.number + 1);
+    assert_eq!(second.parent_hash, first.hash);
+    for expected in 0..2u64 {
+        let log = tokio::time::timeout(timeout, logs.next())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            log.log_decode::<Probe::Ping>().unwrap().inner.data.n,
+            U256::from(expected)
+        );
+    }
+    // The Stored event does not match the filter: nothing more arrives.
+    assert!(
+        tokio::time::timeout(std::time::Duration::from_millis(300), logs.next())
+            .await
+            .is_err()
+    );
+    handle.shutdown().await;
+}
