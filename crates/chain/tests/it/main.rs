@@ -1,5 +1,7 @@
 //! Integration tests of the embedded chain, over real HTTP and WebSocket on loopback.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
 mod common;
 mod contracts;
 mod durability;

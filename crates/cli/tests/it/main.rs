@@ -1,0 +1,5 @@
+//! Tests of the built `agora` binary.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly")]
+
+mod chain;
