@@ -4,6 +4,7 @@
 
 mod common;
 mod contracts;
+mod differential;
 mod durability;
 mod errors;
 mod rpc_basics;
