@@ -275,7 +275,7 @@ impl Chain {
             log.commit()?;
         }
         chain.push_block(Block {
-            size: header.length() as u64,
+            size: block_size(header.length(), &[], params.spec),
             header,
             hash,
             txs: Vec::new(),
@@ -325,7 +325,7 @@ impl Chain {
             log: None,
         };
         chain.push_block(Block {
-            size: genesis.header_rlp.len() as u64,
+            size: block_size(genesis.header_rlp.len(), &[], spec),
             header,
             hash: B256::from(genesis.hash),
             txs: Vec::new(),
@@ -381,8 +381,7 @@ impl Chain {
                     }
                     chain.state.apply(&block.diffs);
                     chain.push_block(Block {
-                        size: block.header_rlp.len() as u64
-                            + block.txs.iter().map(|t| t.raw.len() as u64).sum::<u64>(),
+                        size: block_size(block.header_rlp.len(), &txs, spec),
                         header,
                         hash: B256::from(block.hash),
                         txs,
@@ -630,8 +629,7 @@ impl Chain {
             }
         };
         let contract_address = contract_address.or_else(|| {
-            (tx.envelope.kind() == TxKind::Create && success)
-                .then(|| tx.sender.create(tx.envelope.nonce()))
+            (tx.envelope.kind() == TxKind::Create).then(|| tx.sender.create(tx.envelope.nonce()))
         });
         Ok(Executed {
             receipt: MinedReceipt {
@@ -760,8 +758,7 @@ impl Chain {
                 log.append(&Record::Clock(self.clock));
             }
         }
-        let size =
-            header_rlp.len() as u64 + included.iter().map(|t| t.raw.len() as u64).sum::<u64>();
+        let size = block_size(header_rlp.len(), &included, self.params.spec);
         let included_hashes: Vec<B256> = included.iter().map(|t| t.hash).collect();
         self.push_block(Block {
             header,
@@ -897,6 +894,15 @@ pub(crate) struct MinedBlock {
     pub(crate) included: Vec<B256>,
     pub(crate) rejected: Vec<(B256, TxError)>,
     pub(crate) left: Vec<SignedTx>,
+}
+
+/// The length of the block's RLP encoding: `[header, transactions, ommers, withdrawals]`.
+fn block_size(header_len: usize, txs: &[SignedTx], spec: SpecId) -> u64 {
+    let txs_payload: usize = txs.iter().map(|t| t.envelope.length()).sum();
+    let txs_len = alloy_rlp::length_of_length(txs_payload) + txs_payload;
+    let withdrawals = usize::from(spec.is_enabled_in(SpecId::SHANGHAI));
+    let payload = header_len + txs_len + 1 + withdrawals;
+    (alloy_rlp::length_of_length(payload) + payload) as u64
 }
 
 fn alloy_trie_empty_root() -> B256 {

@@ -101,8 +101,12 @@ pub(crate) fn deploy(
         };
         let receipt = &block.receipts[0];
         if !receipt.success {
-            let reason = alloy_sol_types::decode_revert_reason(&receipt.output)
-                .unwrap_or_else(|| format!("constructor reverted with {}", receipt.output));
+            let reason = match <alloy_sol_types::Revert as alloy_sol_types::SolError>::abi_decode(
+                &receipt.output,
+            ) {
+                Ok(revert) => format!("the constructor reverted: {}", revert.reason),
+                Err(_) => format!("the constructor reverted with {}", receipt.output),
+            };
             return Err(fail(reason));
         }
         let address = receipt

@@ -2,8 +2,8 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use agora_chain::{Config, Storage, parse_hardfork};
-use alloy_primitives::utils::format_ether;
+use agora_chain::{Config, GenesisContract, Storage, parse_hardfork};
+use alloy_primitives::{Bytes, utils::format_ether};
 use anyhow::{Context, bail};
 
 /// Options of `agora chain`.
@@ -39,6 +39,49 @@ pub(crate) struct Args {
     /// Block gas limit.
     #[arg(long, default_value_t = agora_chain::DEFAULT_BLOCK_GAS_LIMIT)]
     gas_limit: u64,
+    /// Deploy a contract at genesis: NAME=ARTIFACT.json, optionally followed by
+    /// `:0x<constructor args>`. The artifact holds `bytecode` (a hex string, or an object with
+    /// `object`, as solc, forge and hardhat write it). Repeat for several; they are deployed in
+    /// order by the first dev account when the data directory is new.
+    #[arg(long = "deploy", value_name = "NAME=ARTIFACT[:ARGS]")]
+    deploy: Vec<String>,
+}
+
+/// Reads one `--deploy` argument.
+fn genesis_contract(spec: &str) -> anyhow::Result<GenesisContract> {
+    let (name, rest) = spec
+        .split_once('=')
+        .with_context(|| format!("--deploy {spec:?}: expected NAME=ARTIFACT.json[:0xARGS]"))?;
+    let (path, args) = match rest.rsplit_once(":0x") {
+        Some((path, args)) => (path, format!("0x{args}")),
+        None => (rest, String::from("0x")),
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("--deploy {name}: cannot read {path}"))?;
+    let artifact: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("--deploy {name}: {path} is not JSON"))?;
+    let code = match &artifact["bytecode"] {
+        serde_json::Value::String(code) => code.clone(),
+        serde_json::Value::Object(o) => o
+            .get("object")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string(),
+        _ => String::new(),
+    };
+    let bytecode: Bytes = code
+        .parse()
+        .ok()
+        .filter(|b: &Bytes| !b.is_empty())
+        .with_context(|| format!("--deploy {name}: {path} has no hex \"bytecode\""))?;
+    let constructor_args: Bytes = args
+        .parse()
+        .with_context(|| format!("--deploy {name}: constructor arguments {args:?} are not hex"))?;
+    Ok(GenesisContract {
+        name: name.to_string(),
+        bytecode,
+        constructor_args,
+    })
 }
 
 fn default_data_dir() -> PathBuf {
@@ -64,6 +107,11 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         base_fee: args.base_fee,
         hardfork,
         block_gas_limit: args.gas_limit,
+        genesis: args
+            .deploy
+            .iter()
+            .map(|d| genesis_contract(d))
+            .collect::<anyhow::Result<_>>()?,
         ..Config::default()
     };
     config.storage = if args.ephemeral {

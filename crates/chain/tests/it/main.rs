@@ -7,6 +7,7 @@ mod contracts;
 mod differential;
 mod durability;
 mod errors;
+mod genesis;
 mod rpc_basics;
 mod subscriptions;
 mod time;
