@@ -47,6 +47,8 @@ pub(crate) struct Node {
     pub(crate) heads: broadcast::Sender<Arc<Block>>,
     pub(crate) dev_accounts: Vec<DevAccount>,
     stopped: AtomicBool,
+    /// Why the node stopped serving, if a block could not be made durable.
+    failure: Mutex<Option<String>>,
 }
 
 impl Node {
@@ -60,11 +62,17 @@ impl Node {
             heads,
             dev_accounts,
             stopped: AtomicBool::new(false),
+            failure: Mutex::new(None),
         }
     }
 
-    /// Queues a decoded transaction. With automine, waits until its block is durable.
-    pub(crate) async fn submit(&self, tx: SignedTx) -> Result<B256, TxError> {
+    /// Queues a decoded transaction and calls `queued` once it has its place in the queue.
+    /// With automine, then waits until its block is durable.
+    pub(crate) async fn submit(
+        &self,
+        tx: SignedTx,
+        queued: impl FnOnce(),
+    ) -> Result<B256, TxError> {
         let hash = tx.hash;
         let reply = {
             let chain = self.chain.read();
@@ -91,6 +99,7 @@ impl Node {
             self.wake.notify_one();
             wait
         };
+        queued();
         match self.mining {
             Mining::Auto => reply.await.unwrap_or(Err(TxError::ShutDown)),
             Mining::Interval(_) => Ok(hash),
@@ -213,7 +222,11 @@ impl Node {
                 blocks.extend(outcome.block);
             }
             if let Err(e) = &durable {
-                tracing::error!(target: "agora::chain", error = %e, "blocks could not be made durable");
+                // The blocks are in memory but not on disk: stop rather than serve a chain that
+                // a restart would not give back.
+                tracing::error!(target: "agora::chain", error = %e, "blocks could not be made durable; the node stops");
+                *self.failure.lock() = Some(format!("blocks could not be written to disk ({e})"));
+                self.stopped.store(true, Ordering::Release);
             }
         }
         {
@@ -240,6 +253,11 @@ impl Node {
                 let _ = reply.send(result);
             }
         }
+    }
+
+    /// Why the node stopped serving, if it did.
+    pub(crate) fn failure(&self) -> Option<String> {
+        self.failure.lock().clone()
     }
 
     fn fail_queued(&self) {

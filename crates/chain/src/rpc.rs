@@ -239,6 +239,26 @@ pub(crate) struct Rpc {
     client_version: String,
 }
 
+/// Keeps the calls of one connection in order: the connection reads its next message once the
+/// current call has finished or, for a transaction, once the transaction is queued, so that a
+/// sender's transactions sent back to back are queued in the order they were sent.
+#[derive(Debug)]
+pub(crate) struct Sequencer(Mutex<Option<tokio::sync::oneshot::Sender<()>>>);
+
+impl Sequencer {
+    pub(crate) fn new() -> (Self, tokio::sync::oneshot::Receiver<()>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        (Self(Mutex::new(Some(tx))), rx)
+    }
+
+    /// Lets the connection go on to its next message.
+    pub(crate) fn release(&self) {
+        if let Some(tx) = self.0.lock().take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
 /// What a connection can do beyond plain calls (subscriptions, over WebSocket).
 pub(crate) trait Subscriber: Send + Sync {
     fn subscribe(&self, kind: String, filter: Option<Filter>) -> Result<String, RpcError>;
@@ -260,6 +280,7 @@ impl Rpc {
         &self,
         body: &[u8],
         subscriber: Option<&dyn Subscriber>,
+        sequencer: Option<&Sequencer>,
     ) -> Option<Value> {
         let value: Value = match serde_json::from_slice(body) {
             Ok(value) => value,
@@ -292,18 +313,24 @@ impl Rpc {
                     ));
                 }
                 let mut responses = Vec::with_capacity(calls.len());
+                // A batch keeps its place in line until all its calls are done.
                 for call in calls {
-                    if let Some(r) = self.handle_call(call, subscriber).await {
+                    if let Some(r) = self.handle_call(call, subscriber, None).await {
                         responses.push(r);
                     }
                 }
                 (!responses.is_empty()).then_some(Value::Array(responses))
             }
-            call => self.handle_call(call, subscriber).await,
+            call => self.handle_call(call, subscriber, sequencer).await,
         }
     }
 
-    async fn handle_call(&self, call: Value, subscriber: Option<&dyn Subscriber>) -> Option<Value> {
+    async fn handle_call(
+        &self,
+        call: Value,
+        subscriber: Option<&dyn Subscriber>,
+        sequencer: Option<&Sequencer>,
+    ) -> Option<Value> {
         let Value::Object(mut call) = call else {
             return Some(response(
                 Value::Null,
@@ -350,7 +377,7 @@ impl Rpc {
             }
         };
         let result = match Params::parse(call.remove("params")) {
-            Ok(params) => self.dispatch(&method, params, subscriber).await,
+            Ok(params) => self.dispatch(&method, params, subscriber, sequencer).await,
             Err(e) => Err(e),
         };
         if let Err(e) = &result {
@@ -400,8 +427,22 @@ impl Rpc {
         method: &str,
         p: Params,
         subscriber: Option<&dyn Subscriber>,
+        sequencer: Option<&Sequencer>,
     ) -> Result<Value, RpcError> {
         let node = &self.node;
+        if let Some(failure) = node.failure() {
+            return Err(RpcError::new(
+                code::INTERNAL_ERROR,
+                format!(
+                    "the chain has stopped: {failure}; restart it to reopen its data directory"
+                ),
+            ));
+        }
+        let queued = || {
+            if let Some(sequencer) = sequencer {
+                sequencer.release();
+            }
+        };
         if NO_PARAMS.contains(&method) {
             p.at_most(0)?;
         }
@@ -490,14 +531,14 @@ impl Rpc {
                 p.at_most(1)?;
                 let raw: Bytes = p.required(0, "signed transaction")?;
                 let tx = SignedTx::decode(&raw)?;
-                let hash = node.submit(tx).await?;
+                let hash = node.submit(tx, queued).await?;
                 Ok(Value::String(hash.to_string()))
             }
             "eth_sendTransaction" => {
                 p.at_most(1)?;
                 let request: TransactionRequest = p.required(0, "transaction")?;
                 let tx = self.sign_for_dev_account(request)?;
-                let hash = node.submit(tx).await?;
+                let hash = node.submit(tx, queued).await?;
                 Ok(Value::String(hash.to_string()))
             }
             "eth_getTransactionByHash" => {

@@ -27,7 +27,7 @@ use tokio::{sync::mpsc, task::JoinHandle};
 
 use crate::{
     chain::Block,
-    rpc::{Rpc, RpcError, Subscriber, filters, response},
+    rpc::{Rpc, RpcError, Sequencer, Subscriber, filters, response},
 };
 
 #[derive(Debug, Clone)]
@@ -66,7 +66,7 @@ async fn http(State(state): State<ServerState>, body: Body) -> Response {
             );
         }
     };
-    match state.rpc.handle_message(&bytes, None).await {
+    match state.rpc.handle_message(&bytes, None, None).await {
         Some(reply) => json_response(StatusCode::OK, &reply),
         None => StatusCode::NO_CONTENT.into_response(),
     }
@@ -213,17 +213,21 @@ async fn serve_socket(state: ServerState, socket: WebSocket) {
             Message::Close(_) => break,
             Message::Ping(_) | Message::Pong(_) => continue,
         };
-        // Calls on one connection run concurrently, as on HTTP; answers carry their ids.
+        // Calls run concurrently (answers carry their ids), but each waits its turn to start:
+        // the next message is read once this call is done or its transaction is queued.
         let connection = connection.clone();
+        let (sequencer, turn) = Sequencer::new();
         tokio::spawn(async move {
             let reply = connection
                 .rpc
-                .handle_message(&bytes, Some(connection.as_ref()))
+                .handle_message(&bytes, Some(connection.as_ref()), Some(&sequencer))
                 .await;
+            sequencer.release();
             if let Some(reply) = reply {
                 let _ = connection.out.send(reply.to_string());
             }
         });
+        let _ = turn.await;
     }
     for (_, task) in connection.subscriptions.lock().drain() {
         task.abort();

@@ -78,3 +78,34 @@ async fn new_heads_and_logs_arrive_over_websocket() {
     );
     handle.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn transactions_sent_back_to_back_on_one_socket_keep_their_order() {
+    let handle = chain().await;
+    let ws = ProviderBuilder::new()
+        .connect_ws(WsConnect::new(handle.ws_url()))
+        .await
+        .unwrap();
+    let to = alloy::primitives::Address::repeat_byte(7);
+    let raws: Vec<_> = (0..200)
+        .map(|nonce| {
+            crate::common::signed_tx(
+                &handle,
+                3,
+                nonce,
+                alloy::primitives::TxKind::Call(to),
+                U256::from(1),
+                21_000,
+                vec![],
+            )
+        })
+        .collect();
+    // All the requests are written to the socket before any answer comes back.
+    let sends = raws.iter().map(|raw| ws.send_raw_transaction(raw));
+    let results = futures::future::join_all(sends).await;
+    for (nonce, result) in results.into_iter().enumerate() {
+        assert!(result.is_ok(), "nonce {nonce}: {:?}", result.err());
+    }
+    assert_eq!(ws.get_balance(to).await.unwrap(), U256::from(200));
+    handle.shutdown().await;
+}
