@@ -233,6 +233,22 @@ pub(crate) fn now_secs() -> u64 {
 }
 
 impl Chain {
+    fn empty(params: Params, state: WorldState, log: Option<BlockLog>) -> Self {
+        Self {
+            params,
+            state,
+            blocks: Vec::new(),
+            block_hashes: Vec::new(),
+            block_by_hash: HashMap::new(),
+            tx_by_hash: HashMap::new(),
+            clock: ClockRecord {
+                offset: 0,
+                next_timestamp: None,
+            },
+            log,
+        }
+    }
+
     /// Creates a new chain with `alloc` funded at genesis.
     pub(crate) fn create(
         params: Params,
@@ -247,19 +263,7 @@ impl Chain {
         let state_root = state.digest_after(B256::ZERO, &diffs);
         let header = Self::header_template(&params, B256::ZERO, 0, now_secs(), state_root);
         let hash = header.hash_slow();
-        let mut chain = Self {
-            params,
-            state,
-            blocks: Vec::new(),
-            block_hashes: Vec::new(),
-            block_by_hash: HashMap::new(),
-            tx_by_hash: HashMap::new(),
-            clock: ClockRecord {
-                offset: 0,
-                next_timestamp: None,
-            },
-            log,
-        };
+        let mut chain = Self::empty(params, state, log);
         let mut header_rlp = Vec::new();
         header.encode(&mut header_rlp);
         if let Some(log) = chain.log.as_mut() {
@@ -311,19 +315,7 @@ impl Chain {
         state.apply(&genesis.alloc);
         let header = Header::decode(&mut genesis.header_rlp.as_slice())
             .map_err(|e| corrupt(format!("genesis header: {e}")))?;
-        let mut chain = Self {
-            params,
-            state,
-            blocks: Vec::new(),
-            block_hashes: Vec::new(),
-            block_by_hash: HashMap::new(),
-            tx_by_hash: HashMap::new(),
-            clock: ClockRecord {
-                offset: 0,
-                next_timestamp: None,
-            },
-            log: None,
-        };
+        let mut chain = Self::empty(params, state, None);
         chain.push_block(Block {
             size: block_size(genesis.header_rlp.len(), &[], spec),
             header,

@@ -85,13 +85,19 @@ impl Filters {
             .retain(|_, e| e.last_poll.elapsed() < FILTER_TIMEOUT);
     }
 
-    pub(crate) fn changes(&mut self, id: U256, chain: &Chain) -> Result<Changes, RpcError> {
+    /// The live filter `id`, marked as polled now.
+    fn poll(&mut self, id: U256) -> Result<&mut Entry, RpcError> {
         self.expire();
         let entry = self
             .entries
             .get_mut(&id)
             .ok_or_else(|| RpcError::filter_not_found(id))?;
         entry.last_poll = Instant::now();
+        Ok(entry)
+    }
+
+    pub(crate) fn changes(&mut self, id: U256, chain: &Chain) -> Result<Changes, RpcError> {
+        let entry = self.poll(id)?;
         let head = chain.head_number();
         let from = entry.next_block;
         entry.next_block = head + 1;
@@ -121,12 +127,7 @@ impl Filters {
     }
 
     pub(crate) fn logs(&mut self, id: U256, chain: &Chain) -> Result<Vec<RpcLog>, RpcError> {
-        self.expire();
-        let entry = self
-            .entries
-            .get_mut(&id)
-            .ok_or_else(|| RpcError::filter_not_found(id))?;
-        entry.last_poll = Instant::now();
+        let entry = self.poll(id)?;
         match &entry.kind {
             Kind::Logs(filter) => query(chain, filter),
             _ => Err(RpcError::invalid_params(format!(
