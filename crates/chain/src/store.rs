@@ -120,6 +120,14 @@ impl BlockLog {
             }
             let payload = &bytes[start..end];
             if crc32fast::hash(payload) != crc {
+                if end < bytes.len() {
+                    // Not a torn tail: acknowledged blocks follow. Refuse rather than drop them.
+                    return Err(Error::Corrupt {
+                        path,
+                        offset: offset as u64,
+                        reason: "checksum mismatch in a record that is followed by others".into(),
+                    });
+                }
                 break;
             }
             let record = bincode::deserialize(payload).map_err(|e| Error::Corrupt {
@@ -182,5 +190,91 @@ impl BlockLog {
             path: self.path.clone(),
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clock(offset: i64) -> Record {
+        Record::Clock(ClockRecord {
+            offset,
+            next_timestamp: None,
+        })
+    }
+
+    fn offsets(records: &[Record]) -> Vec<i64> {
+        records
+            .iter()
+            .map(|r| match r {
+                Record::Clock(c) => c.offset,
+                _ => -1,
+            })
+            .collect()
+    }
+
+    fn write_three(dir: &Path) -> u64 {
+        let (mut log, records) = BlockLog::open(dir).unwrap();
+        assert!(records.is_empty());
+        for i in 1..=3 {
+            log.append(&clock(i));
+        }
+        log.commit().unwrap();
+        std::fs::metadata(dir.join(LOG_FILE)).unwrap().len()
+    }
+
+    #[test]
+    fn reads_back_what_was_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        write_three(dir.path());
+        let (_, records) = BlockLog::open(dir.path()).unwrap();
+        assert_eq!(offsets(&records), vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn cuts_a_torn_tail_and_keeps_appending_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let len = write_three(dir.path());
+        let path = dir.path().join(LOG_FILE);
+        // Every possible tear of a fourth record leaves the first three intact.
+        let mut fourth = Vec::new();
+        let (mut log, _) = BlockLog::open(dir.path()).unwrap();
+        log.append(&clock(4));
+        std::mem::swap(&mut fourth, &mut log.pending);
+        drop(log);
+        for cut in 1..fourth.len() {
+            let mut bytes = std::fs::read(&path).unwrap();
+            bytes.truncate(len as usize);
+            bytes.extend_from_slice(&fourth[..cut]);
+            std::fs::write(&path, &bytes).unwrap();
+            let (_, records) = BlockLog::open(dir.path()).unwrap();
+            assert_eq!(offsets(&records), vec![1, 2, 3], "torn after {cut} bytes");
+            assert_eq!(std::fs::metadata(&path).unwrap().len(), len);
+        }
+        let (mut log, _) = BlockLog::open(dir.path()).unwrap();
+        log.append(&clock(5));
+        log.commit().unwrap();
+        let (_, records) = BlockLog::open(dir.path()).unwrap();
+        assert_eq!(offsets(&records), vec![1, 2, 3, 5]);
+    }
+
+    #[test]
+    fn refuses_a_damaged_record_in_the_middle() {
+        let dir = tempfile::tempdir().unwrap();
+        write_three(dir.path());
+        let path = dir.path().join(LOG_FILE);
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[HEADER_LEN + 1] ^= 0xff;
+        std::fs::write(&path, &bytes).unwrap();
+        let error = BlockLog::open(dir.path()).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("is corrupt at byte 0: checksum mismatch"),
+            "{error}"
+        );
+        // Nothing was cut.
+        assert_eq!(std::fs::read(&path).unwrap(), bytes);
     }
 }
