@@ -490,8 +490,8 @@ async fn main() -> anyhow::Result<()> {
     ensure!(args.senders > 0, "--senders must be positive");
     if args.concurrency > args.senders {
         eprintln!(
-            "note: only {} requests can be in flight: one per sender at a time, since the \
-             nodes do not queue future nonces",
+            "note: only {} requests can be in flight: one per sender at a time, since \
+             agora chain rejects nonces ahead of the next one",
             args.senders
         );
     }

@@ -388,8 +388,8 @@ impl Outcome {
 /// (see [`Tracker`]; `poll` is its head-polling interval).
 ///
 /// Sender `s` belongs to worker `s % concurrency`, and a worker has one transaction in flight
-/// at a time, so each sender's transactions arrive in nonce order (neither node keeps a queue
-/// of future nonces). A worker takes its senders' transactions round-robin. `progress`, if set,
+/// at a time, so each sender's transactions arrive in nonce order (`agora chain` rejects a
+/// nonce ahead of the sender's next one; anvil would queue it). A worker takes its senders' transactions round-robin. `progress`, if set,
 /// is called with the number of transactions done so far, every 10,000.
 pub(crate) async fn run_pipeline(
     rpc: &Rpc,
