@@ -8,9 +8,7 @@ use std::{
 
 use alloy_consensus::{
     EMPTY_OMMER_ROOT_HASH, Eip658Value, Header, Receipt, ReceiptEnvelope, ReceiptWithBloom,
-    Transaction as _, TxEnvelope, TxType,
-    constants::EMPTY_WITHDRAWALS,
-    proofs::{calculate_receipt_root, calculate_transaction_root},
+    Transaction as _, TxEnvelope, TxType, constants::EMPTY_WITHDRAWALS,
     transaction::SignerRecoverable,
 };
 use alloy_eips::{eip2718::Decodable2718, eip7685::EMPTY_REQUESTS_HASH};
@@ -22,18 +20,17 @@ use revm::{
     context_interface::block::BlobExcessGasAndPrice,
     context_interface::{
         cfg::gas::calculate_initial_tx_gas_for_tx,
-        result::{EVMError, ExecutionResult, InvalidTransaction, Output},
+        result::{EVMError, ExecutionResult, InvalidTransaction},
     },
     primitives::hardfork::SpecId,
 };
 
+mod batch;
+
 use crate::{
     error::{Error, Result, TxError},
     state::{AccountDiff, ExecDb, WorldState},
-    store::{
-        BlockLog, BlockRecord, ClockRecord, GenesisRecord, LogRecord, ReceiptRecord, Record,
-        TxRecord,
-    },
+    store::{BlockLog, ClockRecord, GenesisRecord, Record, TxRecord},
 };
 
 /// Largest signed transaction accepted (go-ethereum's limit).
@@ -221,7 +218,6 @@ pub(crate) struct Chain {
     pub(crate) block_by_hash: HashMap<B256, u64>,
     pub(crate) tx_by_hash: HashMap<B256, (u64, usize)>,
     pub(crate) clock: ClockRecord,
-    log: Option<BlockLog>,
 }
 
 /// Seconds since the Unix epoch.
@@ -233,7 +229,7 @@ pub(crate) fn now_secs() -> u64 {
 }
 
 impl Chain {
-    fn empty(params: Params, state: WorldState, log: Option<BlockLog>) -> Self {
+    fn empty(params: Params, state: WorldState) -> Self {
         Self {
             params,
             state,
@@ -245,7 +241,6 @@ impl Chain {
                 offset: 0,
                 next_timestamp: None,
             },
-            log,
         }
     }
 
@@ -253,20 +248,20 @@ impl Chain {
     pub(crate) fn create(
         params: Params,
         alloc: &[(Address, U256)],
-        log: Option<BlockLog>,
+        log: Option<&mut BlockLog>,
     ) -> Result<Self> {
         let mut state = WorldState::default();
         let diffs: Vec<AccountDiff> = alloc
             .iter()
             .map(|(address, balance)| state.fund(*address, *balance))
             .collect();
-        let state_root = state.digest_after(B256::ZERO, &diffs);
+        let state_root = crate::state::digest_after(B256::ZERO, &diffs);
         let header = Self::header_template(&params, B256::ZERO, 0, now_secs(), state_root);
         let hash = header.hash_slow();
-        let mut chain = Self::empty(params, state, log);
+        let mut chain = Self::empty(params, state);
         let mut header_rlp = Vec::new();
         header.encode(&mut header_rlp);
-        if let Some(log) = chain.log.as_mut() {
+        if let Some(log) = log {
             log.append(&Record::Genesis(GenesisRecord {
                 chain_id: params.chain_id,
                 hardfork: params.spec as u8,
@@ -278,22 +273,18 @@ impl Chain {
             }));
             log.commit()?;
         }
-        chain.push_block(Block {
+        chain.push_block(Arc::new(Block {
             size: block_size(header.length(), &[], params.spec),
             header,
             hash,
             txs: Vec::new(),
             receipts: Vec::new(),
-        });
+        }));
         Ok(chain)
     }
 
     /// Rebuilds a chain from the records of its log.
-    pub(crate) fn replay(
-        records: Vec<Record>,
-        log: BlockLog,
-        path: &std::path::Path,
-    ) -> Result<Self> {
+    pub(crate) fn replay(records: Vec<Record>, path: &std::path::Path) -> Result<Self> {
         let corrupt = |reason: String| Error::Corrupt {
             path: path.to_path_buf(),
             offset: 0,
@@ -315,14 +306,14 @@ impl Chain {
         state.apply(&genesis.alloc);
         let header = Header::decode(&mut genesis.header_rlp.as_slice())
             .map_err(|e| corrupt(format!("genesis header: {e}")))?;
-        let mut chain = Self::empty(params, state, None);
-        chain.push_block(Block {
+        let mut chain = Self::empty(params, state);
+        chain.push_block(Arc::new(Block {
             size: block_size(genesis.header_rlp.len(), &[], spec),
             header,
             hash: B256::from(genesis.hash),
             txs: Vec::new(),
             receipts: Vec::new(),
-        });
+        }));
         for record in records {
             match record {
                 Record::Genesis(_) => return Err(corrupt("a second genesis record".into())),
@@ -372,17 +363,16 @@ impl Chain {
                         });
                     }
                     chain.state.apply(&block.diffs);
-                    chain.push_block(Block {
+                    chain.push_block(Arc::new(Block {
                         size: block_size(block.header_rlp.len(), &txs, spec),
                         header,
                         hash: B256::from(block.hash),
                         txs,
                         receipts,
-                    });
+                    }));
                 }
             }
         }
-        chain.log = Some(log);
         Ok(chain)
     }
 
@@ -426,14 +416,14 @@ impl Chain {
         }
     }
 
-    fn push_block(&mut self, block: Block) {
+    fn push_block(&mut self, block: Arc<Block>) {
         let number = block.number();
         for (i, tx) in block.txs.iter().enumerate() {
             self.tx_by_hash.insert(tx.hash, (number, i));
         }
         self.block_by_hash.insert(block.hash, number);
         self.block_hashes.push(block.hash);
-        self.blocks.push(Arc::new(block));
+        self.blocks.push(block);
     }
 
     pub(crate) fn head(&self) -> &Arc<Block> {
@@ -449,35 +439,28 @@ impl Chain {
 
     /// Timestamp the next block gets.
     pub(crate) fn next_timestamp(&self) -> u64 {
-        let parent = self.head().header.timestamp;
-        if let Some(ts) = self.clock.next_timestamp {
+        self.timestamp_after(self.head().header.timestamp, &self.clock)
+    }
+
+    /// Timestamp of a block whose parent has `parent` as timestamp, under `clock`.
+    pub(crate) fn timestamp_after(&self, parent: u64, clock: &ClockRecord) -> u64 {
+        if let Some(ts) = clock.next_timestamp {
             return ts.max(parent);
         }
-        let now = now_secs().saturating_add_signed(self.clock.offset);
-        now.max(parent)
+        now_secs().saturating_add_signed(clock.offset).max(parent)
     }
 
     /// Moves the clock forward by `seconds` and returns the total offset.
-    pub(crate) fn increase_time(&mut self, seconds: u64) -> Result<i64> {
+    pub(crate) fn increase_time(&mut self, seconds: u64) -> i64 {
         let seconds = i64::try_from(seconds).unwrap_or(i64::MAX);
         self.clock.offset = self.clock.offset.saturating_add(seconds);
-        self.persist_clock()?;
-        Ok(self.clock.offset)
+        self.clock.offset
     }
 
     /// Sets the timestamp of the next block; later blocks continue from it.
-    pub(crate) fn set_next_timestamp(&mut self, timestamp: u64) -> Result<()> {
+    pub(crate) fn set_next_timestamp(&mut self, timestamp: u64) {
         self.clock.next_timestamp = Some(timestamp);
         self.clock.offset = i64::try_from(timestamp).unwrap_or(i64::MAX) - now_secs() as i64;
-        self.persist_clock()
-    }
-
-    fn persist_clock(&mut self) -> Result<()> {
-        if let Some(log) = self.log.as_mut() {
-            log.append(&Record::Clock(self.clock));
-            log.commit()?;
-        }
-        Ok(())
     }
 
     pub(crate) fn block_env(&self, number: u64, timestamp: u64, mix_hash: B256) -> BlockEnv {
@@ -570,211 +553,6 @@ impl Chain {
         Ok(())
     }
 
-    /// Executes one transaction on top of the current state and applies its changes.
-    fn execute(
-        &mut self,
-        tx: &SignedTx,
-        env: &BlockEnv,
-        cumulative_gas: u64,
-        first_log_index: u64,
-    ) -> Result<Executed, TxError> {
-        if cumulative_gas + tx.envelope.gas_limit() > self.params.block_gas_limit {
-            return Err(TxError::GasLimit {
-                gas: tx.envelope.gas_limit(),
-                limit: self.params.block_gas_limit - cumulative_gas,
-            });
-        }
-        let result = {
-            let db = ExecDb {
-                state: &self.state,
-                block_hashes: &self.block_hashes,
-            };
-            let mut evm = Context::mainnet()
-                .with_cfg(self.cfg())
-                .with_block(env.clone())
-                .with_ref_db(db)
-                .build_mainnet();
-            evm.transact(tx.to_tx_env()).map_err(|e| tx_error(e, tx))?
-        };
-        let diffs = self.state.diff(&result.state);
-        self.state.apply(&diffs);
-        let base_fee = u128::from(env.basefee);
-        let effective_gas_price = match tx.envelope.max_priority_fee_per_gas() {
-            Some(tip) => tx.envelope.max_fee_per_gas().min(base_fee + tip),
-            None => tx.envelope.max_fee_per_gas(),
-        };
-        let (success, gas_used, logs, output, contract_address) = match result.result {
-            ExecutionResult::Success {
-                gas, logs, output, ..
-            } => {
-                let (bytes, created) = match output {
-                    Output::Call(bytes) => (bytes, None),
-                    Output::Create(bytes, address) => (bytes, address),
-                };
-                (true, gas.tx_gas_used(), logs, bytes, created)
-            }
-            ExecutionResult::Revert { gas, logs, output } => {
-                (false, gas.tx_gas_used(), logs, output, None)
-            }
-            ExecutionResult::Halt { gas, logs, .. } => {
-                (false, gas.tx_gas_used(), logs, Bytes::new(), None)
-            }
-        };
-        let contract_address = contract_address.or_else(|| {
-            (tx.envelope.kind() == TxKind::Create).then(|| tx.sender.create(tx.envelope.nonce()))
-        });
-        Ok(Executed {
-            receipt: MinedReceipt {
-                success,
-                gas_used,
-                cumulative_gas_used: cumulative_gas + gas_used,
-                effective_gas_price,
-                contract_address,
-                logs,
-                first_log_index,
-                output,
-            },
-            diffs,
-        })
-    }
-
-    /// Mines one block holding as many of `txs` as are valid and fit. Returns the outcome of
-    /// each transaction, in order: `Ok(index in block)` or why it was left out. Transactions
-    /// beyond the block gas limit are returned in `left`.
-    pub(crate) fn mine_block(
-        &mut self,
-        txs: Vec<SignedTx>,
-        timestamp: u64,
-        allow_empty: bool,
-    ) -> MinedBlock {
-        let parent = self.head().hash;
-        let number = self.head_number() + 1;
-        let mix_hash = keccak256(parent);
-        let env = self.block_env(number, timestamp, mix_hash);
-        let mut included = Vec::new();
-        let mut receipts = Vec::new();
-        let mut diffs = Vec::new();
-        let mut rejected = Vec::new();
-        let mut left = Vec::new();
-        let mut cumulative = 0u64;
-        let mut log_index = 0u64;
-        for tx in txs {
-            if !left.is_empty()
-                || cumulative + tx.envelope.gas_limit() > self.params.block_gas_limit
-                    && !included.is_empty()
-            {
-                left.push(tx);
-                continue;
-            }
-            match self.execute(&tx, &env, cumulative, log_index) {
-                Ok(executed) => {
-                    cumulative = executed.receipt.cumulative_gas_used;
-                    log_index += executed.receipt.logs.len() as u64;
-                    receipts.push(executed.receipt);
-                    diffs.extend(executed.diffs);
-                    included.push(tx);
-                }
-                Err(error) => rejected.push((tx.hash, error)),
-            }
-        }
-        if included.is_empty() && !allow_empty {
-            return MinedBlock {
-                block: None,
-                included: Vec::new(),
-                rejected,
-                left,
-            };
-        }
-        let state_root = self
-            .state
-            .digest_after(self.head().header.state_root, &diffs);
-        let mut header = Self::header_template(&self.params, parent, number, timestamp, state_root);
-        header.mix_hash = mix_hash;
-        header.gas_used = cumulative;
-        let envelopes: Vec<ReceiptEnvelope<Log>> = receipts
-            .iter()
-            .zip(&included)
-            .map(|(r, tx)| r.envelope(tx.envelope.tx_type()))
-            .collect();
-        if !included.is_empty() {
-            let txs: Vec<&TxEnvelope> = included.iter().map(|t| &t.envelope).collect();
-            header.transactions_root = calculate_transaction_root(&txs);
-            header.receipts_root = calculate_receipt_root(&envelopes);
-            let mut bloom = Bloom::ZERO;
-            for envelope in &envelopes {
-                bloom |= envelope.logs_bloom();
-            }
-            header.logs_bloom = bloom;
-        }
-        let hash = header.hash_slow();
-        let mut header_rlp = Vec::new();
-        header.encode(&mut header_rlp);
-        if let Some(log) = self.log.as_mut() {
-            log.append(&Record::Block(BlockRecord {
-                header_rlp: header_rlp.clone(),
-                hash: hash.0,
-                txs: included
-                    .iter()
-                    .map(|t| TxRecord {
-                        raw: t.raw.to_vec(),
-                        hash: t.hash.0,
-                        sender: t.sender.into_array(),
-                    })
-                    .collect(),
-                receipts: receipts
-                    .iter()
-                    .map(|r| ReceiptRecord {
-                        success: r.success,
-                        gas_used: r.gas_used,
-                        cumulative_gas_used: r.cumulative_gas_used,
-                        effective_gas_price: r.effective_gas_price,
-                        contract_address: r.contract_address.map(Address::into_array),
-                        logs: r
-                            .logs
-                            .iter()
-                            .map(|l| LogRecord {
-                                address: l.address.into_array(),
-                                topics: l.topics().iter().map(|t| t.0).collect(),
-                                data: l.data.data.to_vec(),
-                            })
-                            .collect(),
-                        output: r.output.to_vec(),
-                    })
-                    .collect(),
-                diffs,
-            }));
-        }
-        if self.clock.next_timestamp.take().is_some() {
-            // The override is used up; the offset it set stays. Persisted with the block.
-            if let Some(log) = self.log.as_mut() {
-                log.append(&Record::Clock(self.clock));
-            }
-        }
-        let size = block_size(header_rlp.len(), &included, self.params.spec);
-        let included_hashes: Vec<B256> = included.iter().map(|t| t.hash).collect();
-        self.push_block(Block {
-            header,
-            hash,
-            txs: included,
-            receipts,
-            size,
-        });
-        MinedBlock {
-            block: Some(self.head().clone()),
-            included: included_hashes,
-            rejected,
-            left,
-        }
-    }
-
-    /// Makes everything mined so far durable.
-    pub(crate) fn commit(&mut self) -> Result<()> {
-        match self.log.as_mut() {
-            Some(log) => log.commit(),
-            None => Ok(()),
-        }
-    }
-
     /// Executes a call against the head state without changing it.
     pub(crate) fn call(
         &self,
@@ -815,6 +593,7 @@ impl Chain {
         cfg.disable_base_fee = true;
         let db = ExecDb {
             state: &self.state,
+            overlay: None,
             block_hashes: &self.block_hashes,
         };
         let mut evm = Context::mainnet()
@@ -877,15 +656,6 @@ impl Chain {
         let (number, index) = self.tx_by_hash.get(hash)?;
         Some((self.block(*number)?, *index))
     }
-}
-
-/// What mining one block did.
-#[derive(Debug)]
-pub(crate) struct MinedBlock {
-    pub(crate) block: Option<Arc<Block>>,
-    pub(crate) included: Vec<B256>,
-    pub(crate) rejected: Vec<(B256, TxError)>,
-    pub(crate) left: Vec<SignedTx>,
 }
 
 /// The length of the block's RLP encoding: `[header, transactions, ommers, withdrawals]`.

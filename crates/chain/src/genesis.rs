@@ -13,6 +13,7 @@ use crate::{
     chain::{Chain, SignedTx},
     config::GenesisContract,
     error::{Error, Result},
+    store::BlockLog,
 };
 
 /// File, in the data directory, that records where genesis put each contract.
@@ -57,6 +58,7 @@ impl DeploymentFile {
 /// Deploys `contracts` in order, one block each, signed by `deployer`.
 pub(crate) fn deploy(
     chain: &mut Chain,
+    mut log: Option<&mut BlockLog>,
     deployer: &DevAccount,
     contracts: &[GenesisContract],
 ) -> Result<DeploymentFile> {
@@ -91,14 +93,22 @@ pub(crate) fn deploy(
         let envelope: TxEnvelope = tx.into_signed(signature).into();
         let signed = SignedTx::decode(&envelope.encoded_2718()).map_err(|e| fail(e.to_string()))?;
         let hash = signed.hash;
-        let timestamp = chain.next_timestamp();
-        let mined = chain.mine_block(vec![signed], timestamp, false);
-        if let Some((_, error)) = mined.rejected.first() {
-            return Err(fail(error.to_string()));
-        }
-        let Some(block) = mined.block else {
-            return Err(fail("no block was mined".into()));
+        let sealed = {
+            let mut batch = chain.batch();
+            let mined = batch.mine_block(vec![signed], false);
+            if let Some((_, error)) = mined.rejected.first() {
+                return Err(fail(error.to_string()));
+            }
+            batch.finish()
         };
+        if let Some(log) = log.as_deref_mut() {
+            for record in &sealed.records {
+                log.append(record);
+            }
+            log.commit()?;
+        }
+        chain.publish(sealed);
+        let block = chain.head().clone();
         let receipt = &block.receipts[0];
         if !receipt.success {
             let reason = match <alloy_sol_types::Revert as alloy_sol_types::SolError>::abi_decode(
@@ -119,7 +129,6 @@ pub(crate) fn deploy(
             block_number: block.number(),
         });
     }
-    chain.commit()?;
     Ok(file)
 }
 

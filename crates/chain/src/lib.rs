@@ -140,7 +140,11 @@ impl Drop for Handle {
 }
 
 /// Opens the chain described by `config`: replays its data directory, or creates genesis.
-fn open_chain(config: &Config, accounts: &[DevAccount]) -> Result<(Chain, DeploymentFile, bool)> {
+/// A chain as opened: its log (with a data directory), its genesis record, and whether it was
+/// read back.
+type Opened = (Chain, Option<BlockLog>, DeploymentFile, bool);
+
+fn open_chain(config: &Config, accounts: &[DevAccount]) -> Result<Opened> {
     let params = Params {
         chain_id: config.chain_id,
         spec: config.hardfork,
@@ -151,7 +155,7 @@ fn open_chain(config: &Config, accounts: &[DevAccount]) -> Result<(Chain, Deploy
         .iter()
         .map(|a| (a.address, config.balance))
         .collect();
-    let deploy = |chain: &mut Chain| -> Result<DeploymentFile> {
+    let deploy = |chain: &mut Chain, log: Option<&mut BlockLog>| -> Result<DeploymentFile> {
         if config.genesis.is_empty() {
             return Ok(DeploymentFile {
                 chain_id: config.chain_id,
@@ -160,23 +164,24 @@ fn open_chain(config: &Config, accounts: &[DevAccount]) -> Result<(Chain, Deploy
             });
         }
         let deployer = accounts.first().ok_or(Error::NoDeployer)?;
-        genesis::deploy(chain, deployer, &config.genesis)
+        genesis::deploy(chain, log, deployer, &config.genesis)
     };
     match config.data_dir() {
         None => {
             let mut chain = Chain::create(params, &alloc, None)?;
-            let deployment = deploy(&mut chain)?;
-            Ok((chain, deployment, false))
+            let deployment = deploy(&mut chain, None)?;
+            Ok((chain, None, deployment, false))
         }
         Some(dir) => {
             let (log, records) = BlockLog::open(dir)?;
             if records.is_empty() {
-                let mut chain = Chain::create(params, &alloc, Some(log))?;
-                let deployment = deploy(&mut chain)?;
+                let mut log = log;
+                let mut chain = Chain::create(params, &alloc, Some(&mut log))?;
+                let deployment = deploy(&mut chain, Some(&mut log))?;
                 genesis::write(dir, &deployment)?;
-                return Ok((chain, deployment, false));
+                return Ok((chain, Some(log), deployment, false));
             }
-            let chain = Chain::replay(records, log, &dir.join(store::LOG_FILE))?;
+            let chain = Chain::replay(records, &dir.join(store::LOG_FILE))?;
             if chain.params.chain_id != config.chain_id {
                 return Err(Error::ChainIdMismatch {
                     dir: dir.to_path_buf(),
@@ -193,7 +198,7 @@ fn open_chain(config: &Config, accounts: &[DevAccount]) -> Result<(Chain, Deploy
                     file
                 }
             };
-            Ok((chain, deployment, true))
+            Ok((chain, Some(log), deployment, true))
         }
     }
 }
@@ -206,14 +211,14 @@ pub async fn spawn(config: Config) -> Result<Handle> {
             .await
             .map_err(|_| Error::ShutDown)??
     };
-    let (chain, deployment, restored) = {
+    let (chain, log, deployment, restored) = {
         let config = config.clone();
         let accounts = accounts.clone();
         tokio::task::spawn_blocking(move || open_chain(&config, &accounts))
             .await
             .map_err(|_| Error::ShutDown)??
     };
-    let node = Arc::new(Node::new(chain, config.mining, accounts));
+    let node = Arc::new(Node::new(chain, log, config.mining, accounts));
     let miner = {
         let node = node.clone();
         std::thread::Builder::new()

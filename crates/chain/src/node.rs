@@ -19,6 +19,7 @@ use crate::{
     chain::{Block, Chain, SignedTx},
     config::Mining,
     error::TxError,
+    store::{BlockLog, ClockRecord, Record},
 };
 
 type Reply = oneshot::Sender<Result<B256, TxError>>;
@@ -27,6 +28,29 @@ type Reply = oneshot::Sender<Result<B256, TxError>>;
 struct Pending {
     tx: SignedTx,
     reply: Option<Reply>,
+}
+
+/// Who writes blocks: one at a time, the log with it.
+#[derive(Debug)]
+struct Producer {
+    log: Option<BlockLog>,
+}
+
+impl Producer {
+    /// Appends `records` and waits until they are on disk.
+    fn write(&mut self, records: &[Record]) -> Result<(), crate::Error> {
+        let Some(log) = self.log.as_mut() else {
+            return Ok(());
+        };
+        for record in records {
+            log.append(record);
+        }
+        log.commit()
+    }
+
+    fn persist_clock(&mut self, clock: ClockRecord) -> Result<(), crate::Error> {
+        self.write(&[Record::Clock(clock)])
+    }
 }
 
 #[derive(Debug, Default)]
@@ -41,6 +65,7 @@ struct Pool {
 #[derive(Debug)]
 pub(crate) struct Node {
     pub(crate) chain: RwLock<Chain>,
+    producer: Mutex<Producer>,
     pool: Mutex<Pool>,
     wake: Condvar,
     pub(crate) mining: Mining,
@@ -52,10 +77,16 @@ pub(crate) struct Node {
 }
 
 impl Node {
-    pub(crate) fn new(chain: Chain, mining: Mining, dev_accounts: Vec<DevAccount>) -> Self {
+    pub(crate) fn new(
+        chain: Chain,
+        log: Option<BlockLog>,
+        mining: Mining,
+        dev_accounts: Vec<DevAccount>,
+    ) -> Self {
         let (heads, _) = broadcast::channel(1024);
         Self {
             chain: RwLock::new(chain),
+            producer: Mutex::new(Producer { log }),
             pool: Mutex::new(Pool::default()),
             wake: Condvar::new(),
             mining,
@@ -122,13 +153,26 @@ impl Node {
     }
 
     /// Mines the queued transactions into one block now (`evm_mine`), even if there are none.
-    pub(crate) fn mine_now(&self, timestamp: Option<u64>) -> Result<(), crate::Error> {
+    pub(crate) fn mine_now(&self, timestamp: Option<u64>) {
         let batch: Vec<Pending> = self.pool.lock().queue.drain(..).collect();
-        if let Some(ts) = timestamp {
-            self.chain.write().set_next_timestamp(ts)?;
-        }
-        self.mine(batch, true);
-        Ok(())
+        self.mine(batch, true, timestamp);
+    }
+
+    /// Moves the clock forward (`evm_increaseTime`) and returns the total offset.
+    pub(crate) fn increase_time(&self, seconds: u64) -> Result<i64, crate::Error> {
+        let mut producer = self.producer.lock();
+        let mut chain = self.chain.write();
+        let offset = chain.increase_time(seconds);
+        producer.persist_clock(chain.clock)?;
+        Ok(offset)
+    }
+
+    /// Sets the next block's timestamp (`evm_setNextBlockTimestamp`).
+    pub(crate) fn set_next_timestamp(&self, timestamp: u64) -> Result<(), crate::Error> {
+        let mut producer = self.producer.lock();
+        let mut chain = self.chain.write();
+        chain.set_next_timestamp(timestamp);
+        producer.persist_clock(chain.clock)
     }
 
     /// The miner thread: waits for transactions (or the block interval) and mines them.
@@ -167,68 +211,80 @@ impl Node {
                 pool.queue.drain(..).collect()
             };
             let allow_empty = matches!(self.mining, Mining::Interval(_));
-            self.mine(batch, allow_empty);
+            self.mine(batch, allow_empty, None);
         }
     }
 
     /// Mines `batch`: one block per transaction with automine, one block for all otherwise.
-    /// Everything is made durable with one fsync before anyone hears of it.
-    fn mine(&self, batch: Vec<Pending>, allow_empty: bool) {
+    /// Blocks are built under a read lock, written and fsync'd with no lock held (so that
+    /// transactions keep arriving and reads keep being answered), and only then published:
+    /// nobody sees a block before it is durable.
+    fn mine(&self, batch: Vec<Pending>, allow_empty: bool, timestamp: Option<u64>) {
+        let mut producer = self.producer.lock();
+        if let Some(ts) = timestamp {
+            let mut chain = self.chain.write();
+            chain.set_next_timestamp(ts);
+            if let Err(e) = producer.persist_clock(chain.clock) {
+                drop(chain);
+                self.fail(&e);
+            }
+        }
         let mut replies: Vec<(Option<Reply>, Result<B256, TxError>)> =
             Vec::with_capacity(batch.len());
         let mut senders: Vec<Address> = Vec::with_capacity(batch.len());
-        let mut blocks = Vec::new();
         let mut requeue = Vec::new();
         let mut batch_hashes = Vec::with_capacity(batch.len());
-        {
-            let mut chain = self.chain.write();
-            let mut reply_of: HashMap<B256, Option<Reply>> = HashMap::with_capacity(batch.len());
-            let mut txs = Vec::with_capacity(batch.len());
-            for pending in batch {
-                batch_hashes.push(pending.tx.hash);
-                senders.push(pending.tx.sender);
-                reply_of.insert(pending.tx.hash, pending.reply);
-                txs.push(pending.tx);
-            }
+        let mut reply_of: HashMap<B256, Option<Reply>> = HashMap::with_capacity(batch.len());
+        let mut txs = Vec::with_capacity(batch.len());
+        for pending in batch {
+            batch_hashes.push(pending.tx.hash);
+            senders.push(pending.tx.sender);
+            reply_of.insert(pending.tx.hash, pending.reply);
+            txs.push(pending.tx);
+        }
+        let (outcomes, sealed) = {
+            let chain = self.chain.read();
+            let mut building = chain.batch();
             let mut outcomes = Vec::new();
             if matches!(self.mining, Mining::Auto) && !txs.is_empty() {
                 for tx in txs {
-                    let ts = chain.next_timestamp();
-                    outcomes.push(chain.mine_block(vec![tx], ts, false));
+                    outcomes.push(building.mine_block(vec![tx], false));
                 }
             } else {
-                let ts = chain.next_timestamp();
-                outcomes.push(chain.mine_block(txs, ts, allow_empty));
+                outcomes.push(building.mine_block(txs, allow_empty));
             }
-            let durable = chain.commit();
-            for outcome in outcomes {
-                for hash in outcome.included {
-                    let result = match &durable {
-                        Ok(()) => Ok(hash),
-                        Err(e) => Err(TxError::Rejected(format!(
-                            "the block could not be written: {e}"
-                        ))),
-                    };
-                    replies.push((reply_of.remove(&hash).flatten(), result));
-                }
-                for (hash, error) in outcome.rejected {
-                    tracing::debug!(target: "agora::chain", tx = %hash, %error, "transaction dropped");
-                    replies.push((reply_of.remove(&hash).flatten(), Err(error)));
-                }
-                for tx in outcome.left {
-                    let reply = reply_of.remove(&tx.hash).flatten();
-                    requeue.push(Pending { tx, reply });
-                }
-                blocks.extend(outcome.block);
+            (outcomes, building.finish())
+        };
+        let durable = producer.write(&sealed.records);
+        let mut blocks = Vec::new();
+        for outcome in outcomes {
+            for hash in outcome.included {
+                let result = match &durable {
+                    Ok(()) => Ok(hash),
+                    Err(e) => Err(TxError::Rejected(format!(
+                        "the block could not be written: {e}"
+                    ))),
+                };
+                replies.push((reply_of.remove(&hash).flatten(), result));
             }
-            if let Err(e) = &durable {
-                // The blocks are in memory but not on disk: stop rather than serve a chain that
-                // a restart would not give back.
-                tracing::error!(target: "agora::chain", error = %e, "blocks could not be made durable; the node stops");
-                *self.failure.lock() = Some(format!("blocks could not be written to disk ({e})"));
-                self.stopped.store(true, Ordering::Release);
+            for (hash, error) in outcome.rejected {
+                tracing::debug!(target: "agora::chain", tx = %hash, %error, "transaction dropped");
+                replies.push((reply_of.remove(&hash).flatten(), Err(error)));
+            }
+            for tx in outcome.left {
+                let reply = reply_of.remove(&tx.hash).flatten();
+                requeue.push(Pending { tx, reply });
+            }
+            blocks.extend(outcome.block);
+        }
+        match &durable {
+            Ok(()) => self.chain.write().publish(sealed),
+            Err(e) => {
+                blocks.clear();
+                self.fail(e);
             }
         }
+        drop(producer);
         {
             let mut pool = self.pool.lock();
             for hash in &batch_hashes {
@@ -253,6 +309,13 @@ impl Node {
                 let _ = reply.send(result);
             }
         }
+    }
+
+    /// Stops serving after a block could not be made durable: the chain on disk ends before it.
+    fn fail(&self, error: &crate::Error) {
+        tracing::error!(target: "agora::chain", %error, "blocks could not be made durable; the node stops");
+        *self.failure.lock() = Some(format!("blocks could not be written to disk ({error})"));
+        self.stopped.store(true, Ordering::Release);
     }
 
     /// Why the node stopped serving, if it did.

@@ -696,26 +696,16 @@ impl Rpc {
             "evm_increaseTime" | "anvil_increaseTime" => {
                 p.at_most(1)?;
                 let seconds = parse_count(p.0.first().unwrap_or(&Value::Null), "seconds")?;
-                let offset = node
-                    .chain
-                    .write()
-                    .increase_time(seconds)
-                    .map_err(|e| RpcError::server(e.to_string()))?;
+                let node = node.clone();
+                let offset = blocking(move || node.increase_time(seconds)).await?;
                 Ok(quantity(offset.max(0) as u64))
             }
             "evm_setNextBlockTimestamp" | "anvil_setNextBlockTimestamp" => {
                 p.at_most(1)?;
                 let timestamp = parse_count(p.0.first().unwrap_or(&Value::Null), "timestamp")?;
-                let mut chain = node.chain.write();
-                let parent = chain.head().header.timestamp;
-                if timestamp < parent {
-                    return Err(RpcError::invalid_params(format!(
-                        "timestamp {timestamp} is before the head block's timestamp {parent}"
-                    )));
-                }
-                chain
-                    .set_next_timestamp(timestamp)
-                    .map_err(|e| RpcError::server(e.to_string()))?;
+                check_not_before_head(&node.chain.read(), timestamp)?;
+                let node = node.clone();
+                blocking(move || node.set_next_timestamp(timestamp)).await?;
                 Ok(Value::Null)
             }
             "evm_mine" | "anvil_mine" => {
@@ -729,18 +719,14 @@ impl Rpc {
                     Some(v) => Some(parse_count(v, "timestamp")?),
                 };
                 if let Some(ts) = timestamp {
-                    let parent = node.chain.read().head().header.timestamp;
-                    if ts < parent {
-                        return Err(RpcError::invalid_params(format!(
-                            "timestamp {ts} is before the head block's timestamp {parent}"
-                        )));
-                    }
+                    check_not_before_head(&node.chain.read(), ts)?;
                 }
                 let node = node.clone();
-                tokio::task::spawn_blocking(move || node.mine_now(timestamp))
-                    .await
-                    .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?
-                    .map_err(|e| RpcError::server(e.to_string()))?;
+                blocking(move || {
+                    node.mine_now(timestamp);
+                    Ok(())
+                })
+                .await?;
                 Ok(Value::String("0x0".into()))
             }
             "txpool_status" => Ok(
@@ -842,6 +828,26 @@ impl Rpc {
         };
         Ok(SignedTx::decode(&envelope.encoded_2718())?)
     }
+}
+
+/// Runs `work` (locks, fsync) off the async runtime.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> crate::Result<T> + Send + 'static,
+) -> Result<T, RpcError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?
+        .map_err(|e| RpcError::server(e.to_string()))
+}
+
+fn check_not_before_head(chain: &Chain, timestamp: u64) -> Result<(), RpcError> {
+    let parent = chain.head().header.timestamp;
+    if timestamp < parent {
+        return Err(RpcError::invalid_params(format!(
+            "timestamp {timestamp} is before the head block's timestamp {parent}"
+        )));
+    }
+    Ok(())
 }
 
 fn call_request(request: TransactionRequest) -> Result<CallRequest, RpcError> {
