@@ -188,6 +188,8 @@ pub(crate) struct CallRequest {
     pub(crate) input: Bytes,
     pub(crate) nonce: Option<u64>,
     pub(crate) access_list: Option<alloy_eips::eip2930::AccessList>,
+    /// Run in the context of the next block instead of the head's.
+    pub(crate) pending: bool,
 }
 
 /// Why an `eth_call` did not return data.
@@ -559,8 +561,18 @@ impl Chain {
         request: &CallRequest,
         gas_cap: Option<u64>,
     ) -> Result<(Bytes, u64), CallError> {
-        let number = self.head_number() + 1;
-        let env = self.block_env(number, self.next_timestamp(), keccak256(self.head().hash));
+        // "latest" runs in the head block's context, as go-ethereum and anvil do; "pending" in
+        // the next block's, as the transaction would.
+        let head = &self.head().header;
+        let env = if request.pending {
+            self.block_env(
+                head.number + 1,
+                self.next_timestamp(),
+                keccak256(self.head().hash),
+            )
+        } else {
+            self.block_env(head.number, head.timestamp, head.mix_hash)
+        };
         let from = request.from.unwrap_or_default();
         let gas_limit = gas_cap
             .or(request.gas)

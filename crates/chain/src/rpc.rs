@@ -510,7 +510,8 @@ impl Rpc {
                         "state overrides are not supported",
                     ));
                 }
-                let request = call_request(request)?;
+                let mut request = call_request(request)?;
+                request.pending = matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending)));
                 let chain = node.chain.read();
                 self.check_state_block(&chain, block)?;
                 let (output, _) = chain.call(&request, None).map_err(RpcError::from_call)?;
@@ -520,7 +521,8 @@ impl Rpc {
                 p.at_most(3)?;
                 let request: TransactionRequest = p.required(0, "transaction")?;
                 let block: Option<BlockId> = p.optional(1, "block")?;
-                let request = call_request(request)?;
+                let mut request = call_request(request)?;
+                request.pending = matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending)));
                 let chain = node.chain.read();
                 self.check_state_block(&chain, block)?;
                 Ok(quantity(
@@ -762,7 +764,8 @@ impl Rpc {
             }
             .into());
         }
-        let call = call_request(request.clone())?;
+        let mut call = call_request(request.clone())?;
+        call.pending = true;
         let gas = match request.gas {
             Some(gas) => gas,
             None => self
@@ -875,6 +878,7 @@ fn call_request(request: TransactionRequest) -> Result<CallRequest, RpcError> {
         input,
         nonce: request.nonce,
         access_list: request.access_list,
+        pending: false,
     })
 }
 
