@@ -139,6 +139,13 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An amount in ether without trailing zeros: `10000`, `0.5`.
+fn ether(wei: alloy_primitives::U256) -> String {
+    let text = format_ether(wei);
+    let text = text.trim_end_matches('0');
+    text.trim_end_matches('.').to_string()
+}
+
 #[allow(clippy::print_stdout, reason = "the banner is the command's output")]
 fn print_banner(handle: &agora_chain::Handle, storage: &Storage) {
     let mut out = String::new();
@@ -148,7 +155,7 @@ fn print_banner(handle: &agora_chain::Handle, storage: &Storage) {
         out.push_str(&format!(
             "({i}) {} ({} ETH)\n",
             account.address,
-            format_ether(handle.balance(account.address))
+            ether(handle.balance(account.address))
         ));
     }
     out.push_str(

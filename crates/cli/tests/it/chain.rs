@@ -100,9 +100,8 @@ async fn prints_a_banner_with_url_chain_id_and_keys() {
     let node = start(&["--ephemeral", "--accounts", "3", "--chain-id", "4242"]);
     assert!(node.banner.contains("Chain id: 4242"), "{}", node.banner);
     assert!(
-        node.banner.contains(
-            "(2) 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC (10000.000000000000000000 ETH)"
-        ),
+        node.banner
+            .contains("(2) 0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC (10000 ETH)"),
         "{}",
         node.banner
     );
