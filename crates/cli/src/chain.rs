@@ -142,8 +142,13 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
 /// An amount in ether without trailing zeros: `10000`, `0.5`.
 fn ether(wei: alloy_primitives::U256) -> String {
     let text = format_ether(wei);
-    let text = text.trim_end_matches('0');
-    text.trim_end_matches('.').to_string()
+    match text.split_once('.') {
+        Some((whole, fraction)) if !fraction.trim_end_matches('0').is_empty() => {
+            format!("{whole}.{}", fraction.trim_end_matches('0'))
+        }
+        Some((whole, _)) => whole.to_string(),
+        None => text,
+    }
 }
 
 #[allow(clippy::print_stdout, reason = "the banner is the command's output")]
@@ -186,4 +191,21 @@ fn print_banner(handle: &agora_chain::Handle, storage: &Storage) {
     ));
     print!("{out}");
     let _ = std::io::Write::flush(&mut std::io::stdout());
+}
+
+#[cfg(test)]
+mod tests {
+    use alloy_primitives::U256;
+
+    #[test]
+    fn ether_amounts_drop_trailing_zeros_only() {
+        let e18 = U256::from(10u64).pow(U256::from(18));
+        assert_eq!(super::ether(U256::from(10_000u64) * e18), "10000");
+        assert_eq!(super::ether(U256::ZERO), "0");
+        assert_eq!(super::ether(e18 / U256::from(2)), "0.5");
+        assert_eq!(
+            super::ether(U256::from(100u64) * e18 + U256::from(1)),
+            "100.000000000000000001"
+        );
+    }
 }
