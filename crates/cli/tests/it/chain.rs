@@ -203,7 +203,33 @@ async fn check_all_there(dir: &Path, acknowledged: &[(String, Value)]) -> u64 {
         assert_eq!(block["hash"], receipt["blockHash"]);
     }
     let head = rpc(&node.url, "eth_blockNumber", json!([])).await["result"].clone();
-    u64::from_str_radix(head.as_str().unwrap().trim_start_matches("0x"), 16).unwrap()
+    let head = u64::from_str_radix(head.as_str().unwrap().trim_start_matches("0x"), 16).unwrap();
+    // The state matches the blocks: what each recipient holds is what the blocks sent it.
+    let mut received: std::collections::HashMap<String, U256> = std::collections::HashMap::new();
+    for number in 1..=head {
+        let block = rpc(
+            &node.url,
+            "eth_getBlockByNumber",
+            json!([format!("{number:#x}"), true]),
+        )
+        .await;
+        for tx in block["result"]["transactions"].as_array().unwrap() {
+            let value: U256 = serde_json::from_value(tx["value"].clone()).unwrap();
+            *received
+                .entry(tx["to"].as_str().unwrap().to_string())
+                .or_default() += value;
+        }
+    }
+    for (to, value) in received {
+        let balance =
+            rpc(&node.url, "eth_getBalance", json!([to, "latest"])).await["result"].clone();
+        assert_eq!(
+            serde_json::from_value::<U256>(balance).unwrap(),
+            value,
+            "balance of {to}"
+        );
+    }
+    head
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
