@@ -1,0 +1,42 @@
+//! Agora's protocol primitives: the values every other crate of the network exchanges, and the
+//! hashes and signatures of the PoCo protocol (iExec PoCo v5) that the contracts check.
+//!
+//! - ids: [`DealId`], [`TaskId`], [`OrderHash`], derived exactly as the contracts derive them;
+//! - amounts in nRLC ([`Nrlc`]) and the feature bitmask [`Tag`];
+//! - the four orders ([`AppOrder`], [`DatasetOrder`], [`WorkerpoolOrder`], [`RequestOrder`]),
+//!   their EIP-712 hashes under the `iExecODB` [`Domain`], and their signatures ([`Signed`]);
+//! - the worker's commitments [`ResultHash`] and [`ResultSeal`], the scheduler's
+//!   [`WorkerpoolAuthorization`] and the enclave's signature over a [`Contribution`].
+//!
+//! Pure functions only: no I/O, no async, no clock.
+//!
+//! ```
+//! use agora_primitives::{AppOrder, Domain, Order};
+//! let domain = Domain::new(134, "0x3eca1B216A7DF1C7689aEb259fFB83ADFB894E7f".parse().unwrap());
+//! let order = AppOrder::default();
+//! println!("order hash {}", order.hash(&domain));
+//! ```
+
+mod newtype;
+
+mod amount;
+mod authorization;
+mod error;
+mod ids;
+mod order;
+mod result;
+mod signature;
+mod tag;
+
+pub use amount::Nrlc;
+pub use authorization::WorkerpoolAuthorization;
+pub use error::{Error, Result};
+pub use ids::{DealId, OrderHash, TaskId};
+pub use order::{
+    AppOrder, DatasetOrder, Domain, Order, OrderOperation, RequestOrder, Signed, WorkerpoolOrder,
+};
+pub use result::{Contribution, ResultDigest, ResultHash, ResultSeal};
+pub use tag::{Tag, TeeFramework};
+
+/// The primitive types the API is built on, re-exported so callers need not name the crate.
+pub use alloy_primitives::{Address, B256, Bytes, U256};
