@@ -6,7 +6,9 @@
 //! - the four orders ([`AppOrder`], [`DatasetOrder`], [`WorkerpoolOrder`], [`RequestOrder`]),
 //!   their EIP-712 hashes under the `iExecODB` [`Domain`], and their signatures ([`Signed`]);
 //! - the worker's commitments [`ResultHash`] and [`ResultSeal`], the scheduler's
-//!   [`WorkerpoolAuthorization`] and the enclave's signature over a [`Contribution`].
+//!   [`WorkerpoolAuthorization`] and the enclave's signature over a [`Contribution`];
+//! - the PoCo arithmetic of [`consensus`]: worker weights, the consensus condition, the reward
+//!   split and the kitty share.
 //!
 //! Pure functions only: no I/O, no async, no clock.
 //!
@@ -21,6 +23,7 @@ mod newtype;
 
 mod amount;
 mod authorization;
+pub mod consensus;
 mod error;
 mod ids;
 mod order;
