@@ -1,6 +1,7 @@
 //! The `agora` command line.
 
 mod chain;
+mod order;
 
 use clap::{Parser, Subcommand};
 
@@ -16,6 +17,9 @@ struct Cli {
 enum Command {
     /// Run the embedded EVM chain with its JSON-RPC server.
     Chain(chain::Args),
+    /// Hash and sign orders (EIP-712, as the PoCo contracts check them).
+    #[command(subcommand)]
+    Order(order::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -27,15 +31,12 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .init();
-    let result = tokio::runtime::Runtime::new()
-        .map_err(anyhow::Error::from)
-        .and_then(|runtime| {
-            runtime.block_on(async {
-                match cli.command {
-                    Command::Chain(args) => chain::run(args).await,
-                }
-            })
-        });
+    let result = match cli.command {
+        Command::Chain(args) => tokio::runtime::Runtime::new()
+            .map_err(anyhow::Error::from)
+            .and_then(|runtime| runtime.block_on(chain::run(args))),
+        Command::Order(args) => order::run(args),
+    };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
