@@ -1,0 +1,117 @@
+#!/usr/bin/env node
+// Compiles contracts/src with the pinned solc from the workspace's node_modules (see the root
+// package.json) and writes one artifact per deployable contract to contracts/out/<Name>.json:
+// {"abi": [...], "bytecode": "0x...", "deployedBytecode": "0x..."}, the shape alloy's `sol!`
+// macro reads.
+//
+//   node contracts/build.js           rebuild the artifacts (compiles twice, fails if the two differ)
+//   node contracts/build.js --check   fail, naming the artifact, if a committed one is stale
+//
+// Source names are relative to contracts/src, so the checkout's location does not leak into the
+// bytecode's metadata and every machine gets the same bytes.
+'use strict';
+
+const fs = require('node:fs');
+const path = require('node:path');
+
+const here = __dirname;
+const root = path.resolve(here, '..');
+const src = path.join(here, 'src');
+const out = path.join(here, 'out');
+const solc = require(path.join(root, 'node_modules', 'solc'));
+
+// The contracts that get an artifact; the other contracts and interfaces are only imported.
+const DEPLOYABLE = [
+  'RLC',
+  'AppRegistry',
+  'DatasetRegistry',
+  'WorkerpoolRegistry',
+  'App',
+  'Dataset',
+  'Workerpool',
+];
+
+function findImport(name) {
+  const file = path.join(root, 'node_modules', name);
+  if (!fs.existsSync(file)) return { error: `not found: ${name} (run npm ci in the workspace root)` };
+  return { contents: fs.readFileSync(file, 'utf8') };
+}
+
+function compile() {
+  const sources = {};
+  for (const file of fs.readdirSync(src).filter((f) => f.endsWith('.sol')).sort()) {
+    sources[file] = { content: fs.readFileSync(path.join(src, file), 'utf8') };
+  }
+  const input = {
+    language: 'Solidity',
+    sources,
+    settings: {
+      optimizer: { enabled: true, runs: 200 },
+      evmVersion: 'prague',
+      outputSelection: {
+        '*': { '*': ['abi', 'evm.bytecode.object', 'evm.deployedBytecode.object'] },
+      },
+    },
+  };
+  const output = JSON.parse(solc.compile(JSON.stringify(input), { import: findImport }));
+  const diagnostics = output.errors || [];
+  for (const e of diagnostics) process.stderr.write(e.formattedMessage);
+  if (diagnostics.some((e) => e.severity === 'error')) process.exit(1);
+  // Warnings fail the build too: the sources stay warning-free.
+  if (diagnostics.some((e) => e.severity === 'warning')) process.exit(1);
+
+  const artifacts = {};
+  for (const name of DEPLOYABLE) {
+    const contract = output.contracts[`${name}.sol`]?.[name];
+    if (!contract) {
+      console.error(`${name}.sol does not define contract ${name}`);
+      process.exit(1);
+    }
+    const artifact = {
+      abi: contract.abi,
+      bytecode: '0x' + contract.evm.bytecode.object,
+      deployedBytecode: '0x' + contract.evm.deployedBytecode.object,
+    };
+    artifacts[`${name}.json`] = JSON.stringify(artifact, null, 2) + '\n';
+  }
+  return artifacts;
+}
+
+const check = process.argv.includes('--check');
+const artifacts = compile();
+if (!check) {
+  const again = compile();
+  for (const file of Object.keys(artifacts)) {
+    if (artifacts[file] !== again[file]) {
+      console.error(`${file}: two compilations gave different output`);
+      process.exit(1);
+    }
+  }
+}
+
+const rebuild = 'run `node contracts/build.js` and commit contracts/out';
+let stale = false;
+fs.mkdirSync(out, { recursive: true });
+for (const [file, text] of Object.entries(artifacts)) {
+  const target = path.join(out, file);
+  const old = fs.existsSync(target) ? fs.readFileSync(target, 'utf8') : null;
+  if (old === text) continue;
+  if (check) {
+    console.error(`contracts/out/${file} is ${old === null ? 'missing' : 'stale'}: ${rebuild}`);
+    stale = true;
+  } else {
+    fs.writeFileSync(target, text);
+    console.error(`wrote contracts/out/${file}`);
+  }
+}
+for (const file of fs.readdirSync(out).filter((f) => f.endsWith('.json'))) {
+  if (file in artifacts) continue;
+  if (check) {
+    console.error(`contracts/out/${file} has no contract in contracts/src: ${rebuild}`);
+    stale = true;
+  } else {
+    fs.rmSync(path.join(out, file));
+    console.error(`removed contracts/out/${file}`);
+  }
+}
+if (stale) process.exit(1);

@@ -1,0 +1,119 @@
+//! Where the protocol contracts are, and what the dev chain deploys at genesis.
+
+use alloy::primitives::Address;
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// The names under which the contracts are recorded in `deployment.json`, in deployment order.
+pub mod names {
+    /// The token.
+    pub const TOKEN: &str = "RLC";
+    /// The app registry.
+    pub const APP_REGISTRY: &str = "AppRegistry";
+    /// The dataset registry.
+    pub const DATASET_REGISTRY: &str = "DatasetRegistry";
+    /// The workerpool registry.
+    pub const WORKERPOOL_REGISTRY: &str = "WorkerpoolRegistry";
+
+    /// All of them, in the order genesis deploys them.
+    pub const ALL: [&str; 4] = [TOKEN, APP_REGISTRY, DATASET_REGISTRY, WORKERPOOL_REGISTRY];
+}
+
+/// The addresses of the protocol contracts on one chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Deployment {
+    /// The ERC-20 token ([`RLC`](crate::RLC) on the dev chain).
+    pub token: Address,
+    /// The [`AppRegistry`](crate::AppRegistry).
+    pub app_registry: Address,
+    /// The [`DatasetRegistry`](crate::DatasetRegistry).
+    pub dataset_registry: Address,
+    /// The [`WorkerpoolRegistry`](crate::WorkerpoolRegistry).
+    pub workerpool_registry: Address,
+}
+
+impl Deployment {
+    /// The addresses [`genesis`] gives when `deployer` sends the creations with nonces 0, 1, ...
+    /// (as the embedded chain does), known before the chain starts.
+    pub fn predict(deployer: Address) -> Self {
+        Self {
+            token: deployer.create(0),
+            app_registry: deployer.create(1),
+            dataset_registry: deployer.create(2),
+            workerpool_registry: deployer.create(3),
+        }
+    }
+
+    /// Reads the addresses from the text of the chain's `deployment.json`.
+    pub fn from_json(json: &[u8]) -> Result<Self> {
+        #[derive(Deserialize)]
+        struct File {
+            contracts: Vec<Entry>,
+        }
+        #[derive(Deserialize)]
+        struct Entry {
+            name: String,
+            address: Address,
+        }
+        let file: File = serde_json::from_slice(json).map_err(Error::DeploymentJson)?;
+        Self::lookup(|name| {
+            file.contracts
+                .iter()
+                .find(|entry| entry.name == name)
+                .map(|entry| entry.address)
+        })
+    }
+
+    /// Reads the addresses from the embedded chain's deployment record.
+    #[cfg(feature = "genesis")]
+    pub fn from_file(file: &agora_chain::DeploymentFile) -> Result<Self> {
+        Self::lookup(|name| file.address(name))
+    }
+
+    fn lookup(address: impl Fn(&str) -> Option<Address>) -> Result<Self> {
+        let get = |name: &'static str| address(name).ok_or(Error::MissingContract { name });
+        Ok(Self {
+            token: get(names::TOKEN)?,
+            app_registry: get(names::APP_REGISTRY)?,
+            dataset_registry: get(names::DATASET_REGISTRY)?,
+            workerpool_registry: get(names::WORKERPOOL_REGISTRY)?,
+        })
+    }
+}
+
+/// What the embedded dev chain deploys at genesis, in order: the token (which mints the whole
+/// supply to the deployer), then the three registries (each deploys its asset implementation in
+/// its constructor). No constructor needs another contract's address yet; when one does, pass
+/// it from [`Deployment::predict`].
+#[cfg(feature = "genesis")]
+pub fn genesis() -> Vec<agora_chain::GenesisContract> {
+    use alloy::sol_types::SolValue;
+
+    use crate::{AppRegistry, DatasetRegistry, RLC, WorkerpoolRegistry};
+
+    // The registries' `previous` registry: none on a fresh chain.
+    let no_previous = Address::ZERO.abi_encode();
+    let contract = |name: &str, bytecode: &alloy::primitives::Bytes, args: &[u8]| {
+        agora_chain::GenesisContract {
+            name: name.into(),
+            bytecode: bytecode.clone(),
+            constructor_args: args.to_vec().into(),
+        }
+    };
+    vec![
+        contract(names::TOKEN, &RLC::BYTECODE, &[]),
+        contract(names::APP_REGISTRY, &AppRegistry::BYTECODE, &no_previous),
+        contract(
+            names::DATASET_REGISTRY,
+            &DatasetRegistry::BYTECODE,
+            &no_previous,
+        ),
+        contract(
+            names::WORKERPOOL_REGISTRY,
+            &WorkerpoolRegistry::BYTECODE,
+            &no_previous,
+        ),
+    ]
+}

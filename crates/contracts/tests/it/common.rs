@@ -1,0 +1,65 @@
+//! Helpers shared by the tests.
+
+use agora_chain::{Config, Handle};
+use agora_contracts::Deployment;
+use alloy::{
+    network::EthereumWallet,
+    primitives::{Address, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+};
+
+/// A chain in memory with the protocol contracts deployed at genesis.
+pub(crate) struct Net {
+    pub(crate) handle: Handle,
+    pub(crate) deployment: Deployment,
+}
+
+impl Net {
+    pub(crate) async fn start() -> Self {
+        let handle = agora_chain::spawn(Config {
+            genesis: agora_contracts::genesis(),
+            ..Config::test()
+        })
+        .await
+        .expect("the chain starts with the contracts");
+        let deployment =
+            Deployment::from_file(handle.deployment()).expect("every contract is deployed");
+        Self { handle, deployment }
+    }
+
+    /// Dev account `index`.
+    pub(crate) fn account(&self, index: usize) -> Address {
+        self.handle.dev_accounts()[index].address
+    }
+
+    /// A provider that signs with dev account `index`.
+    pub(crate) fn provider(&self, index: usize) -> DynProvider {
+        let signer: PrivateKeySigner = self.handle.dev_accounts()[index].signer();
+        ProviderBuilder::new()
+            .wallet(EthereumWallet::from(signer))
+            .connect_http(self.handle.http_url().parse().expect("url"))
+            .erased()
+    }
+}
+
+/// The registry token id of the asset at `asset`.
+pub(crate) fn token_id(asset: Address) -> U256 {
+    U256::from_be_slice(asset.as_slice())
+}
+
+/// Sends `call`, waits for its receipt and checks that it succeeded.
+macro_rules! mined {
+    ($call:expr) => {{
+        let receipt: alloy::rpc::types::TransactionReceipt = $call
+            .send()
+            .await
+            .expect("sent")
+            .get_receipt()
+            .await
+            .expect("mined");
+        assert!(receipt.status(), "reverted: {receipt:?}");
+        receipt
+    }};
+}
+pub(crate) use mined;
