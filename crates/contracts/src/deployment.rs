@@ -117,3 +117,49 @@ pub fn genesis() -> Vec<agora_chain::GenesisContract> {
         ),
     ]
 }
+
+#[cfg(test)]
+mod tests {
+    use alloy::primitives::address;
+
+    use super::*;
+
+    /// The first dev account of the usual test mnemonic.
+    const DEPLOYER: Address = address!("0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266");
+
+    #[test]
+    fn predicts_the_addresses_every_dev_tool_gives_the_first_creations() {
+        let deployment = Deployment::predict(DEPLOYER);
+        assert_eq!(
+            deployment.token,
+            address!("0x5FbDB2315678afecb367f032d93F642f64180aa3")
+        );
+        assert_eq!(
+            deployment.workerpool_registry,
+            address!("0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9")
+        );
+    }
+
+    #[test]
+    fn reads_deployment_json_and_names_a_missing_contract() {
+        let json = format!(
+            r#"{{"chainId": 31337, "contracts": [
+                {{"name": "RLC", "address": "{}"}},
+                {{"name": "AppRegistry", "address": "{}"}},
+                {{"name": "DatasetRegistry", "address": "{}"}}
+            ]}}"#,
+            DEPLOYER.create(0),
+            DEPLOYER.create(1),
+            DEPLOYER.create(2)
+        );
+        let error = Deployment::from_json(json.as_bytes()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the deployment has no contract named WorkerpoolRegistry"
+        );
+        assert!(matches!(
+            Deployment::from_json(b"[]"),
+            Err(Error::DeploymentJson(_))
+        ));
+    }
+}
