@@ -20,7 +20,8 @@ const src = path.join(here, 'src');
 const out = path.join(here, 'out');
 const solc = require(path.join(root, 'node_modules', 'solc'));
 
-// The contracts that get an artifact; the other contracts and interfaces are only imported.
+// The contracts that get an artifact (contracts/out/<Name>.json), as `<path under src>/<Name>`
+// for the sources in subdirectories; the other contracts and interfaces are only imported.
 const DEPLOYABLE = [
   'RLC',
   'AppRegistry',
@@ -29,6 +30,7 @@ const DEPLOYABLE = [
   'App',
   'Dataset',
   'Workerpool',
+  'hub/Hub',
 ];
 
 function findImport(name) {
@@ -37,11 +39,22 @@ function findImport(name) {
   return { contents: fs.readFileSync(file, 'utf8') };
 }
 
-function compile() {
-  const sources = {};
-  for (const file of fs.readdirSync(src).filter((f) => f.endsWith('.sol')).sort()) {
-    sources[file] = { content: fs.readFileSync(path.join(src, file), 'utf8') };
+// Every .sol file under src, keyed by its path relative to src with '/' separators.
+function readSources(dir, prefix, sources) {
+  const entries = fs.readdirSync(dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
+    const file = path.join(dir, entry.name);
+    if (entry.isDirectory()) readSources(file, `${prefix}${entry.name}/`, sources);
+    else if (entry.name.endsWith('.sol')) {
+      sources[prefix + entry.name] = { content: fs.readFileSync(file, 'utf8') };
+    }
   }
+  return sources;
+}
+
+function compile() {
+  const sources = readSources(src, '', {});
   const input = {
     language: 'Solidity',
     sources,
@@ -61,10 +74,11 @@ function compile() {
   if (diagnostics.some((e) => e.severity === 'warning')) process.exit(1);
 
   const artifacts = {};
-  for (const name of DEPLOYABLE) {
-    const contract = output.contracts[`${name}.sol`]?.[name];
+  for (const entry of DEPLOYABLE) {
+    const name = path.posix.basename(entry);
+    const contract = output.contracts[`${entry}.sol`]?.[name];
     if (!contract) {
-      console.error(`${name}.sol does not define contract ${name}`);
+      console.error(`${entry}.sol does not define contract ${name}`);
       process.exit(1);
     }
     const artifact = {

@@ -15,9 +15,17 @@ pub mod names {
     pub const DATASET_REGISTRY: &str = "DatasetRegistry";
     /// The workerpool registry.
     pub const WORKERPOOL_REGISTRY: &str = "WorkerpoolRegistry";
+    /// The hub.
+    pub const HUB: &str = "Hub";
 
     /// All of them, in the order genesis deploys them.
-    pub const ALL: [&str; 4] = [TOKEN, APP_REGISTRY, DATASET_REGISTRY, WORKERPOOL_REGISTRY];
+    pub const ALL: [&str; 5] = [
+        TOKEN,
+        APP_REGISTRY,
+        DATASET_REGISTRY,
+        WORKERPOOL_REGISTRY,
+        HUB,
+    ];
 }
 
 /// The addresses of the protocol contracts on one chain.
@@ -32,6 +40,8 @@ pub struct Deployment {
     pub dataset_registry: Address,
     /// The [`WorkerpoolRegistry`](crate::WorkerpoolRegistry).
     pub workerpool_registry: Address,
+    /// The [`Hub`](crate::Hub).
+    pub hub: Address,
 }
 
 impl Deployment {
@@ -43,6 +53,7 @@ impl Deployment {
             app_registry: deployer.create(1),
             dataset_registry: deployer.create(2),
             workerpool_registry: deployer.create(3),
+            hub: deployer.create(4),
         }
     }
 
@@ -79,19 +90,22 @@ impl Deployment {
             app_registry: get(names::APP_REGISTRY)?,
             dataset_registry: get(names::DATASET_REGISTRY)?,
             workerpool_registry: get(names::WORKERPOOL_REGISTRY)?,
+            hub: get(names::HUB)?,
         })
     }
 }
 
 /// What the embedded dev chain deploys at genesis, in order: the token (which mints the whole
-/// supply to the deployer), then the three registries (each deploys its asset implementation in
-/// its constructor). No constructor needs another contract's address yet; when one does, pass
-/// it from [`Deployment::predict`].
+/// supply to the deployer), the three registries (each deploys its asset implementation in its
+/// constructor), then the hub, given the token's address from [`Deployment::predict`]:
+/// `deployer` is the account that sends the creations, the chain's first dev account.
 #[cfg(feature = "genesis")]
-pub fn genesis() -> Vec<agora_chain::GenesisContract> {
+pub fn genesis(deployer: Address) -> Vec<agora_chain::GenesisContract> {
     use alloy::sol_types::SolValue;
 
-    use crate::{AppRegistry, DatasetRegistry, RLC, WorkerpoolRegistry};
+    use crate::{AppRegistry, DatasetRegistry, Hub, RLC, WorkerpoolRegistry};
+
+    let predicted = Deployment::predict(deployer);
 
     // The registries' `previous` registry: none on a fresh chain.
     let no_previous = Address::ZERO.abi_encode();
@@ -115,6 +129,7 @@ pub fn genesis() -> Vec<agora_chain::GenesisContract> {
             &WorkerpoolRegistry::BYTECODE,
             &no_previous,
         ),
+        contract(names::HUB, &Hub::BYTECODE, &predicted.token.abi_encode()),
     ]
 }
 
@@ -138,6 +153,10 @@ mod tests {
             deployment.workerpool_registry,
             address!("0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9")
         );
+        assert_eq!(
+            deployment.hub,
+            address!("0xDc64a140Aa3E981100a9becA4E685f962f0cF6C9")
+        );
     }
 
     #[test]
@@ -146,11 +165,13 @@ mod tests {
             r#"{{"chainId": 31337, "contracts": [
                 {{"name": "RLC", "address": "{}"}},
                 {{"name": "AppRegistry", "address": "{}"}},
-                {{"name": "DatasetRegistry", "address": "{}"}}
+                {{"name": "DatasetRegistry", "address": "{}"}},
+                {{"name": "Hub", "address": "{}"}}
             ]}}"#,
             DEPLOYER.create(0),
             DEPLOYER.create(1),
-            DEPLOYER.create(2)
+            DEPLOYER.create(2),
+            DEPLOYER.create(4)
         );
         let error = Deployment::from_json(json.as_bytes()).unwrap_err();
         assert_eq!(

@@ -2,7 +2,7 @@
 //!
 //! The Solidity sources live in `contracts/src` at the workspace root and their compiled
 //! artifacts are committed in `contracts/out` (rebuilt by `node contracts/build.js`). This crate
-//! turns the artifacts into typed bindings ([`RLC`], [`AppRegistry`], [`App`], ...), each with
+//! turns the artifacts into typed bindings ([`RLC`], [`AppRegistry`], [`App`], [`Hub`], ...), each with
 //! its ABI, its bytecode and an RPC instance type (`RLC::new(address, provider)`), and says where
 //! the contracts are: [`Deployment`] reads the addresses from the chain's `deployment.json`, and
 //! with the `genesis` feature [`genesis`] lists what the embedded dev chain deploys.
@@ -47,6 +47,16 @@ alloy::sol!(
     #[derive(Debug)]
     WorkerpoolRegistry,
     "../../contracts/out/WorkerpoolRegistry.json"
+);
+
+alloy::sol!(
+    /// The hub, the protocol's single address. For now its accounts: `deposit`, `depositFor`,
+    /// `depositForArray`, `withdraw`, `withdrawTo`, `receiveApproval` (the token's
+    /// `approveAndCall`), `viewAccount` and SRLC ("Staked RLC") as an ERC-20.
+    #[sol(rpc)]
+    #[derive(Debug)]
+    Hub,
+    "../../contracts/out/Hub.json"
 );
 
 alloy::sol!(

@@ -3,7 +3,7 @@
 use std::{path::Path, process::Command};
 
 use agora_contracts::{
-    App, AppRegistry, Dataset, DatasetRegistry, RLC, Workerpool, WorkerpoolRegistry, names,
+    App, AppRegistry, Dataset, DatasetRegistry, Hub, RLC, Workerpool, WorkerpoolRegistry, names,
 };
 use alloy::providers::Provider;
 
@@ -66,6 +66,7 @@ async fn every_deployed_contract_fits_the_standard_code_size_limit() {
         d.app_registry,
         d.dataset_registry,
         d.workerpool_registry,
+        d.hub,
     ]
     .into_iter()
     .chain(implementations);
@@ -87,6 +88,7 @@ async fn every_deployed_contract_fits_the_standard_code_size_limit() {
         ("App", &App::DEPLOYED_BYTECODE),
         ("Dataset", &Dataset::DEPLOYED_BYTECODE),
         ("Workerpool", &Workerpool::DEPLOYED_BYTECODE),
+        ("Hub", &Hub::DEPLOYED_BYTECODE),
     ] {
         assert!(code.len() < MAX_CODE_SIZE, "{name}: {} bytes", code.len());
     }

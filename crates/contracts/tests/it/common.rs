@@ -7,6 +7,7 @@ use alloy::{
     primitives::{Address, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::local::PrivateKeySigner,
+    sol_types::SolError,
 };
 
 /// A chain in memory with the protocol contracts deployed at genesis.
@@ -17,9 +18,13 @@ pub(crate) struct Net {
 
 impl Net {
     pub(crate) async fn start() -> Self {
+        let config = Config::test();
+        let deployer = agora_chain::derive_dev_accounts(&config.mnemonic, 1)
+            .expect("the dev mnemonic derives")[0]
+            .address;
         let handle = agora_chain::spawn(Config {
-            genesis: agora_contracts::genesis(),
-            ..Config::test()
+            genesis: agora_contracts::genesis(deployer),
+            ..config
         })
         .await
         .expect("the chain starts with the contracts");
@@ -46,6 +51,13 @@ impl Net {
 /// The registry token id of the asset at `asset`.
 pub(crate) fn token_id(asset: Address) -> U256 {
     U256::from_be_slice(asset.as_slice())
+}
+
+/// The custom error `E` a call reverted with.
+pub(crate) fn reverted_with<E: SolError>(error: alloy::contract::Error) -> E {
+    error
+        .as_decoded_error::<E>()
+        .unwrap_or_else(|| panic!("expected {}, got {error:?}", E::SIGNATURE))
 }
 
 /// Sends `call`, waits for its receipt and checks that it succeeded.

@@ -2,5 +2,6 @@
 
 mod artifacts;
 mod common;
+mod hub_accounts;
 mod registries;
 mod token;

@@ -4,10 +4,9 @@ use agora_contracts::{App, AppRegistry, Dataset, DatasetRegistry, Workerpool, Wo
 use alloy::{
     primitives::{Address, Bytes, U256, b256, bytes},
     providers::Provider,
-    sol_types::SolError,
 };
 
-use crate::common::{Net, mined, token_id};
+use crate::common::{Net, mined, reverted_with, token_id};
 
 /// Asserts the ERC-721 name and symbol of a registry.
 macro_rules! assert_collection {
@@ -45,13 +44,6 @@ async fn policies<P: Provider>(workerpool: &Workerpool::WorkerpoolInstance<P>) -
         percent(stake.expect("stake ratio")),
         percent(reward.expect("reward ratio")),
     )
-}
-
-/// The custom error `E` a call reverted with.
-fn reverted_with<E: SolError>(error: alloy::contract::Error) -> E {
-    error
-        .as_decoded_error::<E>()
-        .unwrap_or_else(|| panic!("expected {}, got {error:?}", E::SIGNATURE))
 }
 
 /// The multiaddr of the spec's example (`/ipfs/QmRwwTz9…`) in binary form.
