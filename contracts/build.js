@@ -31,6 +31,8 @@ const DEPLOYABLE = [
   'Dataset',
   'Workerpool',
   'hub/Hub',
+  // For tests only (crates/contracts/tests): the hub with its escrow internals exposed.
+  'test/EscrowHarness',
 ];
 
 function findImport(name) {

@@ -16,6 +16,14 @@ fn rlc(n: u64) -> U256 {
     U256::from(n) * U256::from(1_000_000_000u64)
 }
 
+alloy::sol!(
+    /// The hub with `lock`, `unlock`, `reward` and `seize` callable (tests only).
+    #[sol(rpc)]
+    #[derive(Debug)]
+    EscrowHarness,
+    "../../contracts/out/EscrowHarness.json"
+);
+
 /// The hub's (SRLC) `Transfer` event in `receipt`; the token's has the same signature.
 fn hub_transfer(receipt: &TransactionReceipt, hub: Address) -> Hub::Transfer {
     receipt
@@ -37,6 +45,8 @@ const DEPOSIT_GAS_CEILING: u64 = 54_900;
 struct Setup {
     net: Net,
     touched: Vec<Address>,
+    /// The hub under test: genesis's, or an [`EscrowHarness`].
+    hub: Address,
 }
 
 impl Setup {
@@ -48,7 +58,18 @@ impl Setup {
             mined!(token.transfer(net.account(user), rlc(1_000)));
         }
         let touched = (1..=4).map(|user| net.account(user)).collect();
-        Self { net, touched }
+        let hub = net.deployment.hub;
+        Self { net, touched, hub }
+    }
+
+    /// The same, with a fresh [`EscrowHarness`] as the hub under test.
+    async fn with_harness() -> (Self, EscrowHarness::EscrowHarnessInstance<DynProvider>) {
+        let mut setup = Self::start().await;
+        let harness = EscrowHarness::deploy(setup.net.provider(0), setup.net.deployment.token)
+            .await
+            .expect("the harness deploys");
+        setup.hub = *harness.address();
+        (setup, harness)
     }
 
     async fn shutdown(self) {
@@ -56,7 +77,7 @@ impl Setup {
     }
 
     fn hub(&self, user: usize) -> Hub::HubInstance<DynProvider> {
-        Hub::new(self.net.deployment.hub, self.net.provider(user))
+        Hub::new(self.hub, self.net.provider(user))
     }
 
     fn token(&self, user: usize) -> RLC::RLCInstance<DynProvider> {
@@ -65,7 +86,7 @@ impl Setup {
 
     /// Approves the hub for `amount` of `user`'s tokens.
     async fn approve(&self, user: usize, amount: U256) {
-        mined!(self.token(user).approve(self.net.deployment.hub, amount));
+        mined!(self.token(user).approve(self.hub, amount));
     }
 
     /// The conservation of value: the hub holds as many tokens as there is SRLC, and the SRLC is
@@ -73,7 +94,7 @@ impl Setup {
     /// balance covers what is locked, as in iExec).
     async fn assert_conserved(&self) {
         let hub = self.hub(0);
-        let address = self.net.deployment.hub;
+        let address = self.hub;
         let held = self
             .token(0)
             .balanceOf(address)
@@ -389,6 +410,96 @@ async fn a_repeat_deposit_costs_at_most_60_percent_of_iexecs() {
         "a repeat deposit costs {repeat} gas"
     );
     assert!(first > repeat, "a first deposit creates the account");
+    setup.assert_conserved().await;
+    setup.shutdown().await;
+}
+
+#[tokio::test]
+async fn lock_unlock_seize_and_reward_keep_iexecs_accounting() {
+    let (setup, harness) = Setup::with_harness().await;
+    let [alice, bob] = [1, 2].map(|user| setup.net.account(user));
+    let address = setup.hub;
+    let account = |who: Address| {
+        let hub = setup.hub(0);
+        async move {
+            let Hub::Account { stake, locked } = hub.viewAccount(who).call().await.unwrap();
+            (stake, locked)
+        }
+    };
+    setup.approve(1, rlc(100)).await;
+    mined!(setup.hub(1).deposit(rlc(100)));
+    let task = B256::repeat_byte(0x7a);
+
+    // lock: from the balance into the hub's own, recorded as frozen.
+    let receipt = mined!(harness.lock(alice, rlc(30)));
+    let moved = hub_transfer(&receipt, address);
+    assert_eq!(
+        (moved.from, moved.to, moved.value),
+        (alice, address, rlc(30))
+    );
+    let locked = receipt
+        .decoded_log::<EscrowHarness::Lock>()
+        .expect("a Lock");
+    assert_eq!((locked.owner, locked.amount), (alice, rlc(30)));
+    assert_eq!(account(alice).await, (rlc(70), rlc(30)));
+    assert_eq!(setup.stake(address).await, rlc(30));
+    setup.assert_conserved().await;
+
+    // unlock: back to the balance.
+    let receipt = mined!(harness.unlock(alice, rlc(10)));
+    let unlocked = receipt
+        .decoded_log::<EscrowHarness::Unlock>()
+        .expect("an Unlock");
+    assert_eq!((unlocked.owner, unlocked.amount), (alice, rlc(10)));
+    assert_eq!(account(alice).await, (rlc(80), rlc(20)));
+    assert_eq!(setup.stake(address).await, rlc(20));
+    setup.assert_conserved().await;
+
+    // seize: the frozen claim goes, the value stays with the hub.
+    let receipt = mined!(harness.seize(alice, rlc(15), task));
+    let seized = receipt
+        .decoded_log::<EscrowHarness::Seize>()
+        .expect("a Seize");
+    assert_eq!(
+        (seized.owner, seized.amount, seized.r#ref),
+        (alice, rlc(15), task)
+    );
+    assert_eq!(account(alice).await, (rlc(80), rlc(5)));
+    assert_eq!(setup.stake(address).await, rlc(20));
+    setup.assert_conserved().await;
+
+    // reward: paid out of the hub's own balance.
+    let receipt = mined!(harness.reward(bob, rlc(15), task));
+    let paid = hub_transfer(&receipt, address);
+    assert_eq!((paid.from, paid.to, paid.value), (address, bob, rlc(15)));
+    let rewarded = receipt
+        .decoded_log::<EscrowHarness::Reward>()
+        .expect("a Reward");
+    assert_eq!(
+        (rewarded.owner, rewarded.amount, rewarded.r#ref),
+        (bob, rlc(15), task)
+    );
+    assert_eq!(account(bob).await, (rlc(15), U256::ZERO));
+    assert_eq!(setup.stake(address).await, rlc(5));
+    setup.assert_conserved().await;
+
+    // Each operation refuses to go below zero, naming what is short.
+    let before = setup.snapshot().await;
+    let error = harness.unlock(alice, rlc(6)).send().await.unwrap_err();
+    let error = reverted_with::<EscrowHarness::InsufficientFrozen>(error);
+    assert_eq!(
+        (error.account, error.frozen, error.needed),
+        (alice, rlc(5), rlc(6))
+    );
+    let error = harness.seize(alice, rlc(6), task).send().await.unwrap_err();
+    reverted_with::<EscrowHarness::InsufficientFrozen>(error);
+    let error = harness.reward(bob, rlc(6), task).send().await.unwrap_err();
+    let error = reverted_with::<EscrowHarness::InsufficientBalance>(error);
+    assert_eq!((error.account, error.balance), (address, rlc(5)));
+    let error = harness.lock(alice, rlc(81)).send().await.unwrap_err();
+    let error = reverted_with::<EscrowHarness::InsufficientBalance>(error);
+    assert_eq!((error.account, error.balance), (alice, rlc(80)));
+    assert_eq!(setup.snapshot().await, before);
     setup.assert_conserved().await;
     setup.shutdown().await;
 }
