@@ -33,6 +33,8 @@ const DEPLOYABLE = [
   'hub/Hub',
   // For tests only (crates/contracts/tests): the hub with its escrow internals exposed.
   'test/EscrowHarness',
+  // For tests only: an ERC-1271 contract signer.
+  'test/ERC1271Signer',
 ];
 
 function findImport(name) {

@@ -2,9 +2,11 @@
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Escrow} from "./Escrow.sol";
 import {HubStorage} from "./HubStorage.sol";
+import {Orders} from "./Orders.sol";
 
 /// iExec's `IexecLibCore_v5.Account`: an account's free and locked SRLC.
 struct Account {
@@ -19,11 +21,13 @@ interface ITokenSpender {
         returns (bool);
 }
 
-/// The hub: the protocol's single address (decision 0003). This first piece holds the accounts:
+/// The hub: the protocol's single address (decision 0003). It holds the accounts:
 /// deposits of the token into SRLC ("Staked RLC", 9 decimals, an ERC-20-like ledger), withdrawals,
 /// and the views and ERC-20 functions of iExec's hub, with iExec's signatures and events
-/// (spec §1.3). Its state is `HubStorage`, shared with the modules it will delegatecall.
-contract Hub is Escrow, ITokenSpender {
+/// (spec §1.3); and, in `Orders`, the EIP-712 domain, `manage*Order`, the categories and the
+/// owner. Its state is `HubStorage`, shared with the modules it will delegatecall. The deployer
+/// is the owner.
+contract Hub is Escrow, Orders, ITokenSpender {
     using SafeERC20 for IERC20;
 
     /// `receiveApproval` was called by `caller`, not by the token.
@@ -39,7 +43,9 @@ contract Hub is Escrow, ITokenSpender {
     /// pay a storage read for it.
     IERC20 private immutable TOKEN;
 
-    constructor(IERC20 token_) {
+    constructor(IERC20 token_, IERC721 appRegistry, IERC721 datasetRegistry, IERC721 workerpoolRegistry)
+        Orders(appRegistry, datasetRegistry, workerpoolRegistry)
+    {
         TOKEN = token_;
         HubStorage.get().token = token_;
     }

@@ -12,6 +12,13 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 ///   = 0xbb7fea4709ed8109cbba89b5d84eea844d4ae9211bf0709697511cde5e9cdb00
 ///
 /// Append new fields at the end of `Layout` only; never reorder, retype or remove one.
+/// iExec's `IexecLibCore_v5.Category`.
+struct Category {
+    string name;
+    string description;
+    uint256 workClockTimeRef;
+}
+
 library HubStorage {
     /// keccak256(abi.encode(uint256(keccak256("agora.hub.storage.Hub")) - 1)) & ~bytes32(uint256(0xff))
     bytes32 internal constant SLOT = 0xbb7fea4709ed8109cbba89b5d84eea844d4ae9211bf0709697511cde5e9cdb00;
@@ -31,8 +38,19 @@ library HubStorage {
         mapping(address account => uint256) frozens;
         /// ERC-20 allowances on SRLC.
         mapping(address owner => mapping(address spender => uint256)) allowances;
-        // --- To come, appended here: orders consumed and presigned, deals, tasks,
-        // contributions, categories, worker scores, configuration. ---
+        // --- Orders (spec §2) ---
+        /// Volume consumed per order hash; a closed order has its whole volume consumed.
+        mapping(bytes32 orderHash => uint256) consumed;
+        /// The owner who presigned an order (through `manage*Order`), per order hash.
+        mapping(bytes32 orderHash => address) presigned;
+        // --- Categories (spec §6.1) ---
+        /// The categories, id = index.
+        Category[] categories;
+        // --- Configuration ---
+        /// Who may create categories and transfer this role (iExec's hub owner).
+        address owner;
+        // --- To come, appended here: deals, tasks, contributions, worker scores,
+        // configuration. ---
     }
 
     /// The hub's state.

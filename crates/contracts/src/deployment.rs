@@ -97,7 +97,8 @@ impl Deployment {
 
 /// What the embedded dev chain deploys at genesis, in order: the token (which mints the whole
 /// supply to the deployer), the three registries (each deploys its asset implementation in its
-/// constructor), then the hub, given the token's address from [`Deployment::predict`]:
+/// constructor), then the hub, given the token's and the registries' addresses from
+/// [`Deployment::predict`] (the deployer becomes the hub's owner):
 /// `deployer` is the account that sends the creations, the chain's first dev account.
 #[cfg(feature = "genesis")]
 pub fn genesis(deployer: Address) -> Vec<agora_chain::GenesisContract> {
@@ -129,7 +130,17 @@ pub fn genesis(deployer: Address) -> Vec<agora_chain::GenesisContract> {
             &WorkerpoolRegistry::BYTECODE,
             &no_previous,
         ),
-        contract(names::HUB, &Hub::BYTECODE, &predicted.token.abi_encode()),
+        contract(
+            names::HUB,
+            &Hub::BYTECODE,
+            &(
+                predicted.token,
+                predicted.app_registry,
+                predicted.dataset_registry,
+                predicted.workerpool_registry,
+            )
+                .abi_encode_params(),
+        ),
     ]
 }
 

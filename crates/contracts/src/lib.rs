@@ -50,9 +50,11 @@ alloy::sol!(
 );
 
 alloy::sol!(
-    /// The hub, the protocol's single address. For now its accounts: `deposit`, `depositFor`,
-    /// `depositForArray`, `withdraw`, `withdrawTo`, `receiveApproval` (the token's
-    /// `approveAndCall`), `viewAccount` and SRLC ("Staked RLC") as an ERC-20.
+    /// The hub, the protocol's single address. For now its accounts (`deposit`, `depositFor`,
+    /// `depositForArray`, `withdraw`, `withdrawTo`, `receiveApproval` for the token's
+    /// `approveAndCall`, `viewAccount`, SRLC ("Staked RLC") as an ERC-20), its orders (`domain`,
+    /// `manage*Order`, `viewConsumed`, `viewPresigned`; the order structs are in `LibOrders`)
+    /// and its categories (`createCategory`, `viewCategory`, `countCategory`, `owner`).
     #[sol(rpc)]
     #[derive(Debug)]
     Hub,

@@ -38,6 +38,24 @@ impl Net {
         self.handle.dev_accounts()[index].address
     }
 
+    /// A fresh [`EscrowHarness`] on the genesis token and registries, deployed by dev account
+    /// `index`.
+    pub(crate) async fn deploy_harness(
+        &self,
+        index: usize,
+    ) -> EscrowHarness::EscrowHarnessInstance<DynProvider> {
+        let d = &self.deployment;
+        EscrowHarness::deploy(
+            self.provider(index),
+            d.token,
+            d.app_registry,
+            d.dataset_registry,
+            d.workerpool_registry,
+        )
+        .await
+        .expect("the harness deploys")
+    }
+
     /// A provider that signs with dev account `index`.
     pub(crate) fn provider(&self, index: usize) -> DynProvider {
         let signer: PrivateKeySigner = self.handle.dev_accounts()[index].signer();
@@ -48,9 +66,34 @@ impl Net {
     }
 }
 
+alloy::sol!(
+    /// The hub with `lock`, `unlock`, `reward`, `seize` and its order signature check callable
+    /// (tests only).
+    #[sol(rpc)]
+    #[derive(Debug)]
+    EscrowHarness,
+    "../../contracts/out/EscrowHarness.json"
+);
+
 /// The registry token id of the asset at `asset`.
 pub(crate) fn token_id(asset: Address) -> U256 {
     U256::from_be_slice(asset.as_slice())
+}
+
+/// The first event `E` that the contract at `emitter` logged in `receipt`.
+pub(crate) fn emitted<E: alloy::sol_types::SolEvent>(
+    receipt: &alloy::rpc::types::TransactionReceipt,
+    emitter: Address,
+) -> E {
+    receipt
+        .inner
+        .logs()
+        .iter()
+        .filter(|log| log.address() == emitter)
+        .find_map(|log| log.log_decode::<E>().ok())
+        .unwrap_or_else(|| panic!("no {} from {emitter} in {receipt:?}", E::SIGNATURE))
+        .inner
+        .data
 }
 
 /// The custom error `E` a call reverted with.

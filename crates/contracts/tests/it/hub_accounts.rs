@@ -9,32 +9,16 @@ use alloy::{
     sol_types::{SolCall, SolValue},
 };
 
-use crate::common::{Net, mined, reverted_with};
+use crate::common::{EscrowHarness, Net, emitted, mined, reverted_with};
 
 /// `n` RLC in nRLC.
 fn rlc(n: u64) -> U256 {
     U256::from(n) * U256::from(1_000_000_000u64)
 }
 
-alloy::sol!(
-    /// The hub with `lock`, `unlock`, `reward` and `seize` callable (tests only).
-    #[sol(rpc)]
-    #[derive(Debug)]
-    EscrowHarness,
-    "../../contracts/out/EscrowHarness.json"
-);
-
 /// The hub's (SRLC) `Transfer` event in `receipt`; the token's has the same signature.
 fn hub_transfer(receipt: &TransactionReceipt, hub: Address) -> Hub::Transfer {
-    receipt
-        .inner
-        .logs()
-        .iter()
-        .filter(|log| log.address() == hub)
-        .find_map(|log| log.log_decode::<Hub::Transfer>().ok())
-        .expect("an SRLC Transfer")
-        .inner
-        .data
+    emitted(receipt, hub)
 }
 
 /// Spec §8.1: 60 % of iExec's average `deposit` (91,581 gas).
@@ -65,9 +49,7 @@ impl Setup {
     /// The same, with a fresh [`EscrowHarness`] as the hub under test.
     async fn with_harness() -> (Self, EscrowHarness::EscrowHarnessInstance<DynProvider>) {
         let mut setup = Self::start().await;
-        let harness = EscrowHarness::deploy(setup.net.provider(0), setup.net.deployment.token)
-            .await
-            .expect("the harness deploys");
+        let harness = setup.net.deploy_harness(0).await;
         setup.hub = *harness.address();
         (setup, harness)
     }

@@ -3,5 +3,6 @@
 mod artifacts;
 mod common;
 mod hub_accounts;
+mod hub_orders;
 mod registries;
 mod token;
