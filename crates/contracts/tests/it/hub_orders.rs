@@ -4,16 +4,20 @@
 //! categories and `createCategory`.
 
 use agora_contracts::{AppRegistry, DatasetRegistry, Hub, LibOrders, WorkerpoolRegistry};
-use agora_primitives::{
-    AppOrder, DatasetOrder, Domain, Nrlc, Order, OrderOperation, RequestOrder, Tag, WorkerpoolOrder,
-};
+use agora_primitives::{AppOrder, Domain, Order, OrderOperation};
 use alloy::{
-    primitives::{Address, B256, Bytes, U256, b256},
+    primitives::{Address, B256, Bytes, U256},
     providers::{DynProvider, Provider},
     signers::{SignerSync, local::PrivateKeySigner},
 };
 
-use crate::common::{EscrowHarness, Net, emitted, mined, reverted_with, token_id};
+use crate::{
+    common::{EscrowHarness, Net, emitted, mined, reverted_with, token_id},
+    orders::{
+        app_order, dataset_order, op_code, request_order, sign_operation, sol_app, sol_dataset,
+        sol_request, sol_workerpool, workerpool_order,
+    },
+};
 
 alloy::sol!(
     /// A contract signer (ERC-1271) accepting its `signer`'s signatures (tests only).
@@ -25,8 +29,6 @@ alloy::sol!(
 
 /// The contract code size limit (EIP-170).
 const MAX_CODE_SIZE: usize = 24_576;
-
-const SALT: B256 = b256!("0x0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
 
 fn signer(net: &Net, index: usize) -> PrivateKeySigner {
     net.handle.dev_accounts()[index].signer()
@@ -72,146 +74,6 @@ async fn create_workerpool(net: &Net, owner: Address) -> Address {
     let pool = call.call().await.expect("predicts");
     mined!(call);
     pool
-}
-
-fn app_order(app: Address) -> AppOrder {
-    AppOrder {
-        app,
-        appprice: Nrlc::from(5u64),
-        volume: U256::from(10u64),
-        tag: Tag::new(b256!(
-            "0x0000000000000000000000000000000000000000000000000000000000000001"
-        )),
-        datasetrestrict: Address::repeat_byte(1),
-        workerpoolrestrict: Address::repeat_byte(2),
-        requesterrestrict: Address::repeat_byte(3),
-        salt: SALT,
-    }
-}
-
-fn dataset_order(dataset: Address) -> DatasetOrder {
-    DatasetOrder {
-        dataset,
-        datasetprice: Nrlc::from(7u64),
-        volume: U256::from(3u64),
-        apprestrict: Address::repeat_byte(4),
-        salt: SALT,
-        ..Default::default()
-    }
-}
-
-fn workerpool_order(workerpool: Address) -> WorkerpoolOrder {
-    WorkerpoolOrder {
-        workerpool,
-        workerpoolprice: Nrlc::from(11u64),
-        volume: U256::from(4u64),
-        category: U256::from(2u64),
-        trust: U256::from(3u64),
-        salt: SALT,
-        ..Default::default()
-    }
-}
-
-fn request_order(requester: Address) -> RequestOrder {
-    RequestOrder {
-        app: Address::repeat_byte(5),
-        appmaxprice: Nrlc::from(5u64),
-        workerpool: Address::repeat_byte(6),
-        workerpoolmaxprice: Nrlc::from(11u64),
-        requester,
-        volume: U256::from(2u64),
-        category: U256::from(2u64),
-        beneficiary: requester,
-        params: r#"{"iexec_args":"Alice"}"#.into(),
-        salt: SALT,
-        ..Default::default()
-    }
-}
-
-fn sol_app(o: &AppOrder) -> LibOrders::AppOrder {
-    LibOrders::AppOrder {
-        app: o.app,
-        appprice: o.appprice.get(),
-        volume: o.volume,
-        tag: *o.tag.as_b256(),
-        datasetrestrict: o.datasetrestrict,
-        workerpoolrestrict: o.workerpoolrestrict,
-        requesterrestrict: o.requesterrestrict,
-        salt: o.salt,
-        sign: Bytes::new(),
-    }
-}
-
-fn sol_dataset(o: &DatasetOrder) -> LibOrders::DatasetOrder {
-    LibOrders::DatasetOrder {
-        dataset: o.dataset,
-        datasetprice: o.datasetprice.get(),
-        volume: o.volume,
-        tag: *o.tag.as_b256(),
-        apprestrict: o.apprestrict,
-        workerpoolrestrict: o.workerpoolrestrict,
-        requesterrestrict: o.requesterrestrict,
-        salt: o.salt,
-        sign: Bytes::new(),
-    }
-}
-
-fn sol_workerpool(o: &WorkerpoolOrder) -> LibOrders::WorkerpoolOrder {
-    LibOrders::WorkerpoolOrder {
-        workerpool: o.workerpool,
-        workerpoolprice: o.workerpoolprice.get(),
-        volume: o.volume,
-        tag: *o.tag.as_b256(),
-        category: o.category,
-        trust: o.trust,
-        apprestrict: o.apprestrict,
-        datasetrestrict: o.datasetrestrict,
-        requesterrestrict: o.requesterrestrict,
-        salt: o.salt,
-        sign: Bytes::new(),
-    }
-}
-
-fn sol_request(o: &RequestOrder) -> LibOrders::RequestOrder {
-    LibOrders::RequestOrder {
-        app: o.app,
-        appmaxprice: o.appmaxprice.get(),
-        dataset: o.dataset,
-        datasetmaxprice: o.datasetmaxprice.get(),
-        workerpool: o.workerpool,
-        workerpoolmaxprice: o.workerpoolmaxprice.get(),
-        requester: o.requester,
-        volume: o.volume,
-        tag: *o.tag.as_b256(),
-        category: o.category,
-        trust: o.trust,
-        beneficiary: o.beneficiary,
-        callback: o.callback,
-        params: o.params.clone(),
-        salt: o.salt,
-        sign: Bytes::new(),
-    }
-}
-
-/// `operation`'s code in iExec's `OrderOperationEnum`.
-fn op_code(operation: OrderOperation) -> u8 {
-    operation as u8
-}
-
-/// The owner's 65-byte signature of the operation hash, as `manage*Order` takes it.
-fn sign_operation<O: Order>(
-    order: &O,
-    operation: OrderOperation,
-    domain: &Domain,
-    key: &PrivateKeySigner,
-) -> Bytes {
-    let hash = order.operation_hash(operation, domain);
-    Bytes::from(
-        key.sign_hash_sync(&hash)
-            .expect("signs")
-            .as_bytes()
-            .to_vec(),
-    )
 }
 
 fn app_operation(

@@ -4,5 +4,6 @@ mod artifacts;
 mod common;
 mod hub_accounts;
 mod hub_orders;
+mod orders;
 mod registries;
 mod token;

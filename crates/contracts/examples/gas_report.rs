@@ -1,0 +1,543 @@
+//! Regenerates docs/GAS.md: runs the hub's scenarios on the embedded chain in memory, exactly as
+//! the tests in `tests/it` measure them, and writes the `gasUsed` of their receipts next to
+//! iExec's averages (spec §8.1).
+//!
+//! ```sh
+//! cargo run -p agora-contracts --example gas_report            # writes docs/GAS.md
+//! cargo run -p agora-contracts --example gas_report -- --check # fails if it would change it
+//! ```
+//!
+//! The scenarios repeat the tests' (`hub_accounts::a_repeat_deposit_costs_at_most_60_percent_
+//! of_iexecs`, `hub_orders::every_order_kind_is_presigned_and_closed_by_its_owner_or_its_signed_
+//! operation`) transaction for transaction, with their orders (`tests/it/orders.rs`, included);
+//! the chain setup and the `mined!` macro are small copies of `tests/it/common.rs`.
+
+use std::{path::PathBuf, process::ExitCode};
+
+use agora_chain::{Config, Handle};
+use agora_contracts::{
+    AppRegistry, DatasetRegistry, Deployment, Hub, LibOrders, RLC, WorkerpoolRegistry,
+};
+use agora_primitives::{Domain, OrderOperation};
+use alloy::{
+    network::EthereumWallet,
+    primitives::{Address, B256, Bytes, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::TransactionReceipt,
+    signers::local::PrivateKeySigner,
+};
+
+/// The orders of the hub's tests (`tests/it/orders.rs`), shared.
+#[path = "../tests/it/orders.rs"]
+mod orders;
+
+use orders::{
+    app_order, dataset_order, op_code, request_order, sign_operation, sol_app, sol_dataset,
+    sol_request, sol_workerpool, workerpool_order,
+};
+
+/// Sends `call`, waits for its receipt and checks that it succeeded.
+macro_rules! mined {
+    ($call:expr) => {{
+        let receipt: TransactionReceipt = $call
+            .send()
+            .await
+            .expect("sent")
+            .get_receipt()
+            .await
+            .expect("mined");
+        assert!(receipt.status(), "reverted: {receipt:?}");
+        receipt
+    }};
+}
+
+/// A chain in memory with the protocol contracts deployed at genesis (as the tests' `Net`).
+struct Net {
+    handle: Handle,
+    deployment: Deployment,
+}
+
+impl Net {
+    async fn start() -> Self {
+        let config = Config::test();
+        let deployer = agora_chain::derive_dev_accounts(&config.mnemonic, 1)
+            .expect("the dev mnemonic derives")[0]
+            .address;
+        let handle = agora_chain::spawn(Config {
+            genesis: agora_contracts::genesis(deployer),
+            ..config
+        })
+        .await
+        .expect("the chain starts with the contracts");
+        let deployment =
+            Deployment::from_file(handle.deployment()).expect("every contract is deployed");
+        Self { handle, deployment }
+    }
+
+    fn account(&self, index: usize) -> Address {
+        self.handle.dev_accounts()[index].address
+    }
+
+    fn signer(&self, index: usize) -> PrivateKeySigner {
+        self.handle.dev_accounts()[index].signer()
+    }
+
+    fn provider(&self, index: usize) -> DynProvider {
+        ProviderBuilder::new()
+            .wallet(EthereumWallet::from(self.signer(index)))
+            .connect_http(self.handle.http_url().parse().expect("url"))
+            .erased()
+    }
+
+    fn hub(&self, user: usize) -> Hub::HubInstance<DynProvider> {
+        Hub::new(self.deployment.hub, self.provider(user))
+    }
+
+    fn token(&self, user: usize) -> RLC::RLCInstance<DynProvider> {
+        RLC::new(self.deployment.token, self.provider(user))
+    }
+}
+
+/// `n` RLC in nRLC.
+fn rlc(n: u64) -> U256 {
+    U256::from(n) * U256::from(1_000_000_000u64)
+}
+
+/// The deposits of docs/GAS.md, "Accounts".
+struct Deposits {
+    first: u64,
+    repeat: u64,
+    standing: u64,
+    approve_and_call: u64,
+}
+
+/// As `hub_accounts::deposit_gas`: approve exactly the amount, then deposit.
+async fn deposit_gas(net: &Net, user: usize, amount: U256) -> u64 {
+    mined!(net.token(user).approve(net.deployment.hub, amount));
+    mined!(net.hub(user).deposit(amount)).gas_used
+}
+
+/// As `hub_accounts::a_repeat_deposit_costs_at_most_60_percent_of_iexecs`.
+async fn deposits() -> Deposits {
+    let net = Net::start().await;
+    let token = net.token(0);
+    for user in 1..=4 {
+        mined!(token.transfer(net.account(user), rlc(1_000)));
+    }
+    deposit_gas(&net, 4, rlc(1)).await;
+    let first = deposit_gas(&net, 1, rlc(10)).await;
+    let repeat = deposit_gas(&net, 1, rlc(10)).await;
+    mined!(net.token(2).approve(net.deployment.hub, rlc(100)));
+    mined!(net.hub(2).deposit(rlc(10)));
+    let standing = mined!(net.hub(2).deposit(rlc(10))).gas_used;
+    let approve_and_call = mined!(net.token(1).approveAndCall(
+        net.deployment.hub,
+        rlc(10),
+        Bytes::new()
+    ))
+    .gas_used;
+    net.handle.shutdown().await;
+    Deposits {
+        first,
+        repeat,
+        standing,
+        approve_and_call,
+    }
+}
+
+/// The figures of "Asset creation" and "Order management", and the hub's runtime size.
+struct Orders {
+    creations: [u64; 3],
+    manage: Vec<(&'static str, u64)>,
+    hub_runtime: usize,
+}
+
+/// As `hub_orders::every_order_kind_is_presigned_and_closed_by_its_owner_or_its_signed_operation`
+/// (its transactions, in its order; the reverting calls send nothing).
+async fn order_management() -> Orders {
+    let net = Net::start().await;
+    let chain_id = net.provider(0).get_chain_id().await.expect("chain id");
+    let domain = Domain::new(chain_id, net.deployment.hub);
+    let (owner, relayer) = (1, 2);
+    let owner_key = net.signer(owner);
+    let as_deployer = net.provider(0);
+
+    let registry = AppRegistry::new(net.deployment.app_registry, &as_deployer);
+    let call = registry.createApp(
+        net.account(owner),
+        "app".into(),
+        "DOCKER".into(),
+        Bytes::from_static(b"docker.io/app:1"),
+        B256::ZERO,
+        Bytes::new(),
+    );
+    let app = call.call().await.expect("predicts");
+    let create_app = mined!(call).gas_used;
+    let registry = DatasetRegistry::new(net.deployment.dataset_registry, &as_deployer);
+    let call = registry.createDataset(
+        net.account(owner),
+        "data".into(),
+        Bytes::from_static(b"https://example.invalid/d"),
+        B256::ZERO,
+    );
+    let dataset = call.call().await.expect("predicts");
+    let create_dataset = mined!(call).gas_used;
+    let registry = WorkerpoolRegistry::new(net.deployment.workerpool_registry, &as_deployer);
+    let call = registry.createWorkerpool(net.account(owner), "pool".into());
+    let pool = call.call().await.expect("predicts");
+    let create_workerpool = mined!(call).gas_used;
+
+    let mut manage = Vec::new();
+
+    let order = app_order(app);
+    let receipt = mined!(net.hub(owner).manageAppOrder(LibOrders::AppOrderOperation {
+        order: sol_app(&order),
+        operation: op_code(OrderOperation::Sign),
+        sign: Bytes::new(),
+    }));
+    manage.push(("`manageAppOrder` SIGN, by the owner", receipt.gas_used));
+    let sign = sign_operation(&order, OrderOperation::Close, &domain, &owner_key);
+    let receipt = mined!(
+        net.hub(relayer)
+            .manageAppOrder(LibOrders::AppOrderOperation {
+                order: sol_app(&order),
+                operation: op_code(OrderOperation::Close),
+                sign,
+            })
+    );
+    manage.push(("`manageAppOrder` CLOSE, signed operation", receipt.gas_used));
+
+    let order = dataset_order(dataset);
+    let sign = sign_operation(&order, OrderOperation::Sign, &domain, &owner_key);
+    let receipt = mined!(
+        net.hub(relayer)
+            .manageDatasetOrder(LibOrders::DatasetOrderOperation {
+                order: sol_dataset(&order),
+                operation: op_code(OrderOperation::Sign),
+                sign,
+            })
+    );
+    manage.push((
+        "`manageDatasetOrder` SIGN, signed operation",
+        receipt.gas_used,
+    ));
+    let receipt = mined!(
+        net.hub(owner)
+            .manageDatasetOrder(LibOrders::DatasetOrderOperation {
+                order: sol_dataset(&order),
+                operation: op_code(OrderOperation::Close),
+                sign: Bytes::new(),
+            })
+    );
+    manage.push(("`manageDatasetOrder` CLOSE, by the owner", receipt.gas_used));
+
+    let order = workerpool_order(pool);
+    let receipt = mined!(net.hub(owner).manageWorkerpoolOrder(
+        LibOrders::WorkerpoolOrderOperation {
+            order: sol_workerpool(&order),
+            operation: op_code(OrderOperation::Sign),
+            sign: Bytes::new(),
+        }
+    ));
+    manage.push((
+        "`manageWorkerpoolOrder` SIGN, by the owner",
+        receipt.gas_used,
+    ));
+    let sign = sign_operation(&order, OrderOperation::Close, &domain, &owner_key);
+    let receipt = mined!(net.hub(relayer).manageWorkerpoolOrder(
+        LibOrders::WorkerpoolOrderOperation {
+            order: sol_workerpool(&order),
+            operation: op_code(OrderOperation::Close),
+            sign,
+        }
+    ));
+    manage.push((
+        "`manageWorkerpoolOrder` CLOSE, signed operation",
+        receipt.gas_used,
+    ));
+
+    let order = request_order(net.account(owner));
+    let sign = sign_operation(&order, OrderOperation::Sign, &domain, &owner_key);
+    let receipt = mined!(
+        net.hub(relayer)
+            .manageRequestOrder(LibOrders::RequestOrderOperation {
+                order: sol_request(&order),
+                operation: op_code(OrderOperation::Sign),
+                sign,
+            })
+    );
+    manage.push((
+        "`manageRequestOrder` SIGN, signed operation",
+        receipt.gas_used,
+    ));
+    let receipt = mined!(
+        net.hub(owner)
+            .manageRequestOrder(LibOrders::RequestOrderOperation {
+                order: sol_request(&order),
+                operation: op_code(OrderOperation::Close),
+                sign: Bytes::new(),
+            })
+    );
+    manage.push(("`manageRequestOrder` CLOSE, by the owner", receipt.gas_used));
+
+    let hub_runtime = as_deployer
+        .get_code_at(net.deployment.hub)
+        .await
+        .expect("the hub's code")
+        .len();
+    net.handle.shutdown().await;
+    Orders {
+        creations: [create_app, create_dataset, create_workerpool],
+        manage,
+        hub_runtime,
+    }
+}
+
+/// `n` with thousands separators.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Spec §8.1's ceiling: 60 % of iExec's average, rounded down to the hundred.
+fn ceiling(avg: u64) -> u64 {
+    avg * 6 / 10 / 100 * 100
+}
+
+// iExec's averages, spec §8.1.
+const MATCH_ORDERS: u64 = 760_843;
+const INITIALIZE: u64 = 225_506;
+const CONTRIBUTE: u64 = 346_973;
+const REVEAL: u64 = 78_544;
+const FINALIZE: u64 = 403_856;
+const CLAIM: u64 = 181_535;
+const CONTRIBUTE_AND_FINALIZE: u64 = 642_656;
+const DEPOSIT: u64 = 91_581;
+const CREATE: [u64; 3] = [625_505, 554_446, 549_399];
+
+fn render(d: &Deposits, o: &Orders) -> String {
+    let mut s = String::new();
+    let mut line = |text: &str| {
+        s.push_str(text);
+        s.push('\n');
+    };
+    let deposit_ceiling = ceiling(DEPOSIT);
+    let over = d.standing.saturating_sub(deposit_ceiling);
+    line("# Gas");
+    line("");
+    line(
+        "Generated by `cargo run -p agora-contracts --example gas_report` (rerun it after changing the",
+    );
+    line("contracts; `-- --check` fails when this file is out of date).");
+    line("");
+    line(
+        "Gas of the protocol contracts against the ceilings of spec §8.1 (60 % of iExec's average from",
+    );
+    line("its test-suite gas reporter) and decision [0003](decisions/0003-hub-layout.md).");
+    line("");
+    line(
+        "Measured on the embedded chain (revm, Prague), `gasUsed` of the transaction receipt (refunds",
+    );
+    line(
+        "included), contracts compiled as committed (solc 0.8.37, optimizer 200 runs). The example",
+    );
+    line("runs the scenarios of the tests named below, transaction for transaction.");
+    line("");
+    line("## Task lifecycle");
+    line("");
+    line(
+        "The calls of a task from the match to the claim, and whole tasks. iExec's whole-task figures",
+    );
+    line(
+        "are spec §8.1's rough totals: `initialize` + `contributeAndFinalize` for one worker (plus a",
+    );
+    line(
+        "share of `matchOrders`), `initialize` + 3 × (`contribute` + `reveal`) + `finalize` for three.",
+    );
+    line("");
+    line("| call | gas | iExec avg | ceiling (60 %) |");
+    line("| --- | ---: | ---: | ---: |");
+    let lifecycle = [
+        ("`matchOrders`", MATCH_ORDERS),
+        ("`initialize`", INITIALIZE),
+        ("`contribute`", CONTRIBUTE),
+        ("`reveal`", REVEAL),
+        ("`finalize`", FINALIZE),
+        ("`claim`", CLAIM),
+        ("`contributeAndFinalize`", CONTRIBUTE_AND_FINALIZE),
+    ];
+    for (call, avg) in lifecycle {
+        line(&format!(
+            "| {call} | not implemented yet | {} | {} |",
+            thousands(avg),
+            thousands(ceiling(avg))
+        ));
+    }
+    line(&format!(
+        "| `deposit`, repeat | **{}** | {} | {} |",
+        thousands(d.repeat),
+        thousands(DEPOSIT),
+        thousands(deposit_ceiling)
+    ));
+    let single = INITIALIZE + CONTRIBUTE_AND_FINALIZE;
+    let triple = INITIALIZE + 3 * (CONTRIBUTE + REVEAL) + FINALIZE;
+    line(&format!(
+        "| whole task, 1 worker (trust 1) | not implemented yet | ~{} + share of `matchOrders` | {} |",
+        thousands(single),
+        thousands(ceiling(single))
+    ));
+    line(&format!(
+        "| whole task, 3 workers | not implemented yet | ~{} + share of `matchOrders` | {} |",
+        thousands(triple),
+        thousands(ceiling(triple))
+    ));
+    line("");
+    line("## Accounts");
+    line("");
+    line(
+        "The scenario of the test `hub_accounts::a_repeat_deposit_costs_at_most_60_percent_of_iexecs`",
+    );
+    line("in `crates/contracts`, which asserts the ceiling for the repeat deposit.");
+    line("");
+    line(
+        "Every deposit is of 10 RLC by an account that approved the hub for exactly that amount just",
+    );
+    line(
+        "before (the token clears the approval and refunds part of the write), after another account",
+    );
+    line("has deposited (the hub already holds tokens).");
+    line("");
+    line("| call | gas | iExec avg | ceiling (60 %) |");
+    line("| --- | ---: | ---: | ---: |");
+    line(&format!(
+        "| `deposit`, repeat (the account already has SRLC) | **{}** | {} | {} |",
+        thousands(d.repeat),
+        thousands(DEPOSIT),
+        thousands(deposit_ceiling)
+    ));
+    line(&format!(
+        "| `deposit`, first of the account (its balance slot is created) | {} | {} | – |",
+        thousands(d.first),
+        thousands(DEPOSIT)
+    ));
+    line(&format!(
+        "| `deposit`, repeat, with a standing allowance larger than the amount | {} | – | – |",
+        thousands(d.standing)
+    ));
+    line(&format!(
+        "| `RLC.approveAndCall(hub, amount, \"\")`, repeat (approval and deposit in one transaction) | {} | – | – |",
+        thousands(d.approve_and_call)
+    ));
+    line("");
+    let within = if d.repeat <= deposit_ceiling {
+        "The repeat deposit is within the ceiling."
+    } else {
+        "The repeat deposit is over the ceiling."
+    };
+    line(&format!(
+        "{within} The hub's own part is the same in every row: two"
+    ));
+    line(
+        "storage writes (the account's balance and the total supply) and a `Transfer` event; the rest",
+    );
+    line(
+        "is the token's `transferFrom` (allowance, two balances, its event). With a standing allowance",
+    );
+    line(
+        "the token rewrites the allowance instead of clearing it and refunds nothing, which puts that",
+    );
+    line(&format!(
+        "case {} gas over the ceiling. The token is kept in an `immutable`, not read from storage (a",
+        thousands(over)
+    ));
+    line("cold read would add 2,100 gas to every deposit).");
+    line("");
+    line("## Asset creation");
+    line("");
+    line(
+        "The registry calls of the order management scenario below, each sent by the deployer for",
+    );
+    line(
+        "dev account 1 (a minimal clone of the asset's implementation, initialized, and its token",
+    );
+    line("minted).");
+    line("");
+    line("| call | gas | iExec avg |");
+    line("| --- | ---: | ---: |");
+    let names = ["`createApp`", "`createDataset`", "`createWorkerpool`"];
+    for ((name, used), avg) in names.iter().zip(o.creations).zip(CREATE) {
+        line(&format!(
+            "| {name} | {} | {} |",
+            thousands(used),
+            thousands(avg)
+        ));
+    }
+    line("");
+    line("## Order management");
+    line("");
+    line("The scenario of the test");
+    line(
+        "`hub_orders::every_order_kind_is_presigned_and_closed_by_its_owner_or_its_signed_operation`.",
+    );
+    line("");
+    line("iExec's `manage*Order` costs about 76,900–90,300 gas in its test-suite gas reporter (no");
+    line(
+        "ceiling in spec §8.1). Each call below writes one fresh slot (the presign or the consumed",
+    );
+    line(
+        "volume) and emits one event; \"signed operation\" means sent by someone else with the owner's",
+    );
+    line(
+        "65-byte signature of the `<X>OrderOperation` hash (one `ecrecover`). The asset owner is read",
+    );
+    line(
+        "from the registry (`ownerOf`, a cold call) except for request orders (the `requester` field).",
+    );
+    line("");
+    line("| call | gas | iExec |");
+    line("| --- | ---: | ---: |");
+    for (i, (call, used)) in o.manage.iter().enumerate() {
+        let iexec = if i == 0 { "~76,900–90,300" } else { "" };
+        line(&format!("| {call} | {} | {iexec} |", thousands(*used)));
+    }
+    line("");
+    line(&format!(
+        "The hub's runtime is {} bytes with accounts, orders and categories (limit 24,576, asserted",
+        thousands(o.hub_runtime as u64)
+    ));
+    line(
+        "by `hub_orders::the_domain_and_its_separator_match_agora_primitives`), so order management",
+    );
+    line("and categories stay in the hub itself rather than in a module behind the fallback.");
+    s
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let check = std::env::args().skip(1).any(|arg| arg == "--check");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/GAS.md");
+    let report = render(&deposits().await, &order_management().await);
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    if check {
+        if current == report {
+            return ExitCode::SUCCESS;
+        }
+        eprintln!(
+            "{} is out of date: run `cargo run -p agora-contracts --example gas_report`",
+            path.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    if current != report {
+        std::fs::write(&path, report).expect("docs/GAS.md is writable");
+    }
+    print!("{}", std::fs::read_to_string(&path).expect("written"));
+    ExitCode::SUCCESS
+}

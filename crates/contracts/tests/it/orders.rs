@@ -1,0 +1,155 @@
+//! The orders the hub's tests and the gas report (`examples/gas_report.rs`, which includes this
+//! file) send: agora-primitives' orders, their Solidity counterparts and the owner's signed
+//! operation.
+
+use agora_contracts::LibOrders;
+use agora_primitives::{
+    AppOrder, DatasetOrder, Domain, Nrlc, Order, OrderOperation, RequestOrder, Tag, WorkerpoolOrder,
+};
+use alloy::{
+    primitives::{Address, B256, Bytes, U256, b256},
+    signers::{SignerSync, local::PrivateKeySigner},
+};
+
+pub(crate) const SALT: B256 =
+    b256!("0x0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+
+pub(crate) fn app_order(app: Address) -> AppOrder {
+    AppOrder {
+        app,
+        appprice: Nrlc::from(5u64),
+        volume: U256::from(10u64),
+        tag: Tag::new(b256!(
+            "0x0000000000000000000000000000000000000000000000000000000000000001"
+        )),
+        datasetrestrict: Address::repeat_byte(1),
+        workerpoolrestrict: Address::repeat_byte(2),
+        requesterrestrict: Address::repeat_byte(3),
+        salt: SALT,
+    }
+}
+
+pub(crate) fn dataset_order(dataset: Address) -> DatasetOrder {
+    DatasetOrder {
+        dataset,
+        datasetprice: Nrlc::from(7u64),
+        volume: U256::from(3u64),
+        apprestrict: Address::repeat_byte(4),
+        salt: SALT,
+        ..Default::default()
+    }
+}
+
+pub(crate) fn workerpool_order(workerpool: Address) -> WorkerpoolOrder {
+    WorkerpoolOrder {
+        workerpool,
+        workerpoolprice: Nrlc::from(11u64),
+        volume: U256::from(4u64),
+        category: U256::from(2u64),
+        trust: U256::from(3u64),
+        salt: SALT,
+        ..Default::default()
+    }
+}
+
+pub(crate) fn request_order(requester: Address) -> RequestOrder {
+    RequestOrder {
+        app: Address::repeat_byte(5),
+        appmaxprice: Nrlc::from(5u64),
+        workerpool: Address::repeat_byte(6),
+        workerpoolmaxprice: Nrlc::from(11u64),
+        requester,
+        volume: U256::from(2u64),
+        category: U256::from(2u64),
+        beneficiary: requester,
+        params: r#"{"iexec_args":"Alice"}"#.into(),
+        salt: SALT,
+        ..Default::default()
+    }
+}
+
+pub(crate) fn sol_app(o: &AppOrder) -> LibOrders::AppOrder {
+    LibOrders::AppOrder {
+        app: o.app,
+        appprice: o.appprice.get(),
+        volume: o.volume,
+        tag: *o.tag.as_b256(),
+        datasetrestrict: o.datasetrestrict,
+        workerpoolrestrict: o.workerpoolrestrict,
+        requesterrestrict: o.requesterrestrict,
+        salt: o.salt,
+        sign: Bytes::new(),
+    }
+}
+
+pub(crate) fn sol_dataset(o: &DatasetOrder) -> LibOrders::DatasetOrder {
+    LibOrders::DatasetOrder {
+        dataset: o.dataset,
+        datasetprice: o.datasetprice.get(),
+        volume: o.volume,
+        tag: *o.tag.as_b256(),
+        apprestrict: o.apprestrict,
+        workerpoolrestrict: o.workerpoolrestrict,
+        requesterrestrict: o.requesterrestrict,
+        salt: o.salt,
+        sign: Bytes::new(),
+    }
+}
+
+pub(crate) fn sol_workerpool(o: &WorkerpoolOrder) -> LibOrders::WorkerpoolOrder {
+    LibOrders::WorkerpoolOrder {
+        workerpool: o.workerpool,
+        workerpoolprice: o.workerpoolprice.get(),
+        volume: o.volume,
+        tag: *o.tag.as_b256(),
+        category: o.category,
+        trust: o.trust,
+        apprestrict: o.apprestrict,
+        datasetrestrict: o.datasetrestrict,
+        requesterrestrict: o.requesterrestrict,
+        salt: o.salt,
+        sign: Bytes::new(),
+    }
+}
+
+pub(crate) fn sol_request(o: &RequestOrder) -> LibOrders::RequestOrder {
+    LibOrders::RequestOrder {
+        app: o.app,
+        appmaxprice: o.appmaxprice.get(),
+        dataset: o.dataset,
+        datasetmaxprice: o.datasetmaxprice.get(),
+        workerpool: o.workerpool,
+        workerpoolmaxprice: o.workerpoolmaxprice.get(),
+        requester: o.requester,
+        volume: o.volume,
+        tag: *o.tag.as_b256(),
+        category: o.category,
+        trust: o.trust,
+        beneficiary: o.beneficiary,
+        callback: o.callback,
+        params: o.params.clone(),
+        salt: o.salt,
+        sign: Bytes::new(),
+    }
+}
+
+/// `operation`'s code in iExec's `OrderOperationEnum`.
+pub(crate) fn op_code(operation: OrderOperation) -> u8 {
+    operation as u8
+}
+
+/// The owner's 65-byte signature of the operation hash, as `manage*Order` takes it.
+pub(crate) fn sign_operation<O: Order>(
+    order: &O,
+    operation: OrderOperation,
+    domain: &Domain,
+    key: &PrivateKeySigner,
+) -> Bytes {
+    let hash = order.operation_hash(operation, domain);
+    Bytes::from(
+        key.sign_hash_sync(&hash)
+            .expect("signs")
+            .as_bytes()
+            .to_vec(),
+    )
+}
