@@ -10,6 +10,14 @@ use alloy::{
 };
 use serde_json::{Value, json};
 
+/// Sends a contract call built by the `sol!` bindings and waits for its receipt.
+macro_rules! mined {
+    ($call:expr) => {
+        $call.send().await.unwrap().get_receipt().await.unwrap()
+    };
+}
+pub(crate) use mined;
+
 /// Starts a chain in memory on a free port.
 pub(crate) async fn chain() -> Handle {
     agora_chain::spawn(Config::test())

@@ -8,7 +8,7 @@ use alloy::{
 };
 use serde_json::json;
 
-use crate::common::{Probe, chain, error, provider, result};
+use crate::common::{Probe, chain, error, mined, provider, result};
 
 #[tokio::test]
 async fn deploys_calls_and_reads_a_contract() {
@@ -20,14 +20,7 @@ async fn deploys_calls_and_reads_a_contract() {
     let code = provider.get_code_at(*probe.address()).await.unwrap();
     assert!(code.len() > 100, "runtime code is stored");
 
-    let receipt = probe
-        .store(U256::from(7), U256::from(42))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = mined!(probe.store(U256::from(7), U256::from(42)));
     assert!(receipt.status());
     assert_eq!(
         probe.values(U256::from(7)).call().await.unwrap(),
@@ -147,15 +140,7 @@ async fn reverts_come_back_decodable() {
     );
 
     // A reverted transaction is mined with status 0 and its gas charged.
-    let receipt = probe
-        .failWithReason("mined".into())
-        .gas(100_000)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = mined!(probe.failWithReason("mined".into()).gas(100_000));
     assert!(!receipt.status());
     assert!(receipt.gas_used > 21_000 && receipt.gas_used < 100_000);
     handle.shutdown().await;
@@ -167,15 +152,7 @@ async fn estimates_enough_gas() {
     let provider = provider(&handle, 0);
     let probe = Probe::deploy(&provider).await.unwrap();
     let estimate = probe.burn(U256::from(20)).estimate_gas().await.unwrap();
-    let receipt = probe
-        .burn(U256::from(20))
-        .gas(estimate)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = mined!(probe.burn(U256::from(20)).gas(estimate));
     assert!(receipt.status(), "the estimate is enough");
     assert!(
         estimate - receipt.gas_used < 25_000,
@@ -183,15 +160,7 @@ async fn estimates_enough_gas() {
         receipt.gas_used
     );
     // Too little gas: out of gas, mined as failed.
-    let receipt = probe
-        .burn(U256::from(20))
-        .gas(60_000)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = mined!(probe.burn(U256::from(20)).gas(60_000));
     assert!(!receipt.status());
     assert_eq!(receipt.gas_used, 60_000);
     handle.shutdown().await;
@@ -209,30 +178,9 @@ async fn logs_are_queried_and_filtered() {
         json!([{ "address": probe.address(), "topics": [Probe::Ping::SIGNATURE_HASH] }]),
     )
     .await;
-    probe
-        .ping(U256::from(3))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    probe
-        .store(U256::from(1), U256::from(2))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    probe
-        .ping(U256::from(2))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    mined!(probe.ping(U256::from(3)));
+    mined!(probe.store(U256::from(1), U256::from(2)));
+    mined!(probe.ping(U256::from(2)));
 
     let all = provider
         .get_logs(&Filter::new().address(*probe.address()).from_block(0))

@@ -8,7 +8,7 @@ use alloy::{
 };
 use tokio_stream::StreamExt;
 
-use crate::common::{Probe, chain, provider};
+use crate::common::{Probe, chain, mined, provider};
 
 #[tokio::test]
 async fn new_heads_and_logs_arrive_over_websocket() {
@@ -32,22 +32,8 @@ async fn new_heads_and_logs_arrive_over_websocket() {
         .unwrap()
         .into_stream();
 
-    probe
-        .ping(U256::from(2))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
-    probe
-        .store(U256::from(1), U256::from(1))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    mined!(probe.ping(U256::from(2)));
+    mined!(probe.store(U256::from(1), U256::from(1)));
 
     let timeout = std::time::Duration::from_secs(10);
     let first = tokio::time::timeout(timeout, heads.next())
