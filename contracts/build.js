@@ -31,11 +31,20 @@ const DEPLOYABLE = [
   'Dataset',
   'Workerpool',
   'hub/Hub',
+  'hub/HubMarket',
+  'hub/HubViews',
   // For tests only (crates/contracts/tests): the hub with its escrow internals exposed.
   'test/EscrowHarness',
   // For tests only: an ERC-1271 contract signer.
   'test/ERC1271Signer',
+  // For tests only: a result callback that stores, reverts, burns its gas or returns a bomb.
+  'test/CallbackConsumer',
 ];
+
+// The modules the hub serves through its fallback: their ABIs are part of the hub's.
+const HUB_MODULES = ['hub/HubMarket', 'hub/HubViews'];
+// EIP-170's limit on deployed code.
+const CODE_SIZE_LIMIT = 24576;
 
 function findImport(name) {
   const file = path.join(root, 'node_modules', name);
@@ -90,9 +99,44 @@ function compile() {
       bytecode: '0x' + contract.evm.bytecode.object,
       deployedBytecode: '0x' + contract.evm.deployedBytecode.object,
     };
+    const size = contract.evm.deployedBytecode.object.length / 2;
+    if (size > CODE_SIZE_LIMIT) {
+      console.error(`${name}: ${size} bytes of code, over the ${CODE_SIZE_LIMIT}-byte limit (EIP-170)`);
+      process.exit(1);
+    }
+    artifact.abi = entry === 'hub/Hub' ? hubAbi(output) : artifact.abi;
     artifacts[`${name}.json`] = JSON.stringify(artifact, null, 2) + '\n';
   }
   return artifacts;
+}
+
+// What a client sees at the hub's address: the hub's own ABI plus its modules' (the hub's
+// fallback delegatecalls them), each function, event and error once. Fails if two of them
+// define a function with the same selector's signature, which the routing could not serve.
+function hubAbi(output) {
+  const parts = ['hub/Hub', ...HUB_MODULES].map((entry) => output.contracts[`${entry}.sol`][path.posix.basename(entry)].abi);
+  const seen = new Map();
+  const abi = [];
+  for (const [i, part] of parts.entries()) {
+    for (const item of part) {
+      if (item.type === 'fallback' || item.type === 'constructor') {
+        if (i === 0) abi.push(item);
+        continue;
+      }
+      const key = `${item.type} ${item.name}(${(item.inputs || []).map((x) => x.type).join(',')})`;
+      const previous = seen.get(key);
+      if (previous !== undefined) {
+        if (item.type === 'function') {
+          console.error(`the hub and its modules both define ${key}`);
+          process.exit(1);
+        }
+        continue;
+      }
+      seen.set(key, i);
+      abi.push(item);
+    }
+  }
+  return abi;
 }
 
 const check = process.argv.includes('--check');

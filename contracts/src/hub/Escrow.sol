@@ -85,7 +85,7 @@ abstract contract Escrow {
         _transfer(account, address(this), amount);
         unchecked {
             // Cannot overflow: frozen amounts are covered by the hub's balance.
-            HubStorage.get().frozens[account] += amount;
+            HubStorage.get().frozens[account].amount += uint192(amount);
         }
         emit Lock(account, amount);
     }
@@ -112,10 +112,10 @@ abstract contract Escrow {
 
     function _unfreeze(address account, uint256 amount) private {
         HubStorage.Layout storage $ = HubStorage.get();
-        uint256 frozen = $.frozens[account];
+        uint256 frozen = $.frozens[account].amount;
         if (frozen < amount) revert InsufficientFrozen(account, frozen, amount);
         unchecked {
-            $.frozens[account] = frozen - amount;
+            $.frozens[account].amount = uint192(frozen - amount);
         }
     }
 }

@@ -2,17 +2,12 @@
 pragma solidity ^0.8.24;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
-import {IERC721} from "@openzeppelin/contracts/token/ERC721/IERC721.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {Escrow} from "./Escrow.sol";
+import {HubMarket} from "./HubMarket.sol";
 import {HubStorage} from "./HubStorage.sol";
-import {Orders} from "./Orders.sol";
-
-/// iExec's `IexecLibCore_v5.Account`: an account's free and locked SRLC.
-struct Account {
-    uint256 stake;
-    uint256 locked;
-}
+import {HubViews} from "./HubViews.sol";
+import {IexecLibCore} from "./IexecLibCore.sol";
+import {Tasks} from "./Tasks.sol";
 
 /// What `approveAndCall` calls on its spender (iExec's `IexecTokenSpender`).
 interface ITokenSpender {
@@ -21,33 +16,72 @@ interface ITokenSpender {
         returns (bool);
 }
 
-/// The hub: the protocol's single address (decision 0003). It holds the accounts:
-/// deposits of the token into SRLC ("Staked RLC", 9 decimals, an ERC-20-like ledger), withdrawals,
-/// and the views and ERC-20 functions of iExec's hub, with iExec's signatures and events
-/// (spec §1.3); and, in `Orders`, the EIP-712 domain, `manage*Order`, the categories and the
-/// owner. Its state is `HubStorage`, shared with the modules it will delegatecall. The deployer
-/// is the owner.
-contract Hub is Escrow, Orders, ITokenSpender {
+/// The hub: the protocol's single address (decision 0003). It holds the accounts (deposits of
+/// the token into SRLC, "Staked RLC", 9 decimals, an ERC-20-like ledger; withdrawals; the views
+/// and ERC-20 functions of iExec's hub, with iExec's signatures and events, spec §1.3) and, in
+/// `Tasks`, the task lifecycle. Everything else it serves through its fallback from two modules
+/// it delegatecalls, whose addresses are immutables: `HubMarket` (orders, matchOrders, the
+/// EIP-712 domain) and `HubViews` (categories, owner, configuration, deal/task views). Its state
+/// is `HubStorage`, shared with the modules. The deployer is the owner.
+contract Hub is Tasks, ITokenSpender {
     using SafeERC20 for IERC20;
 
     /// `receiveApproval` was called by `caller`, not by the token.
     error NotTheToken(address caller);
-    /// `depositForArray` got `amounts` amounts for `targets` targets.
-    error ArrayLengthMismatch(uint256 amounts, uint256 targets);
     /// `receiveApproval` got data for an operation it does not run (iExec's error).
     error UnsupportedOperation(bytes4 selector);
+    /// `receiveApproval`'s matchOrders is for the requester's own request order (iExec's error).
+    error CallerIsNotTheRequester();
     /// `approveAndCall`'s spender returned false.
     error ApprovalRefused(address spender);
 
     /// The token, also in `HubStorage` for the modules: kept in code so that a deposit does not
     /// pay a storage read for it.
     IERC20 private immutable TOKEN;
+    /// The module with the orders and matchOrders.
+    address private immutable MARKET;
+    /// The module with the categories, the owner, the configuration and the views.
+    address private immutable VIEWS;
 
-    constructor(IERC20 token_, IERC721 appRegistry, IERC721 datasetRegistry, IERC721 workerpoolRegistry)
-        Orders(appRegistry, datasetRegistry, workerpoolRegistry)
-    {
+    constructor(IERC20 token_, HubMarket market, HubViews views) {
         TOKEN = token_;
-        HubStorage.get().token = token_;
+        MARKET = address(market);
+        VIEWS = address(views);
+        HubStorage.Layout storage $ = HubStorage.get();
+        $.token = token_;
+        $.owner = msg.sender;
+        emit HubViews.OwnershipTransferred(address(0), msg.sender);
+        $.callbackGas = DEFAULT_CALLBACK_GAS;
+        // The default categories (spec §6.1, iExec's config.json).
+        _createCategory("XS", "{}", 300);
+        _createCategory("S", "{}", 1200);
+        _createCategory("M", "{}", 3600);
+        _createCategory("L", "{}", 10800);
+        _createCategory("XL", "{}", 36000);
+    }
+
+    /// Every other function of iExec's hub, served by a module in the hub's context.
+    fallback() external {
+        bytes4 selector = msg.sig;
+        address module = (
+            selector == HubMarket.matchOrders.selector || selector == HubMarket.sponsorMatchOrders.selector
+                || selector == HubMarket.manageAppOrder.selector || selector == HubMarket.manageDatasetOrder.selector
+                || selector == HubMarket.manageWorkerpoolOrder.selector
+                || selector == HubMarket.manageRequestOrder.selector || selector == HubMarket.viewConsumed.selector
+                || selector == HubMarket.viewPresigned.selector || selector == HubMarket.computeDealVolume.selector
+                || selector == HubMarket.domain.selector || selector == HubMarket.eip712domain_separator.selector
+                || selector == HubMarket.verifySignature.selector || selector == HubMarket.verifyPresignature.selector
+                || selector == HubMarket.verifyPresignatureOrSignature.selector
+                || selector == HubMarket.appregistry.selector || selector == HubMarket.datasetregistry.selector
+                || selector == HubMarket.workerpoolregistry.selector
+        ) ? MARKET : VIEWS;
+        assembly {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), module, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            if iszero(ok) { revert(0, returndatasize()) }
+            return(0, returndatasize())
+        }
     }
 
     // ---- Deposits and withdrawals (iExec's IexecEscrowTokenFacet) ----
@@ -94,9 +128,8 @@ contract Hub is Escrow, Orders, ITokenSpender {
     }
 
     /// Called by the token's `approveAndCall(hub, amount, data)`: deposits `amount` for `sender`.
-    /// Non-empty `data` names an operation to run after the deposit; iExec supports
-    /// `matchOrders` (by the requester), which the next piece of the hub adds. Until then every
-    /// operation reverts with `UnsupportedOperation(selector)`.
+    /// Non-empty `data` is a `matchOrders` call to run after the deposit, in the same
+    /// transaction; its request order must be `sender`'s, who pays (no sponsoring here).
     function receiveApproval(address sender, uint256 amount, address, bytes calldata data)
         external
         returns (bool)
@@ -105,7 +138,19 @@ contract Hub is Escrow, Orders, ITokenSpender {
         if (msg.sender != address(TOKEN)) revert NotTheToken(msg.sender);
         TOKEN.safeTransferFrom(sender, address(this), amount);
         _mint(sender, amount);
-        if (data.length != 0) revert UnsupportedOperation(bytes4(data));
+        if (data.length == 0) return true;
+        if (data.length < 4 || bytes4(data) != HubMarket.matchOrders.selector) revert UnsupportedOperation(bytes4(data));
+        // The request order is the fourth argument; its requester, its seventh field.
+        uint256 request = 4 + uint256(bytes32(data[100:132]));
+        if (address(uint160(uint256(bytes32(data[request + 192:request + 224])))) != sender) {
+            revert CallerIsNotTheRequester();
+        }
+        (bool ok, bytes memory returned) = MARKET.delegatecall(data);
+        if (!ok) {
+            assembly ("memory-safe") {
+                revert(add(returned, 0x20), mload(returned))
+            }
+        }
         return true;
     }
 
@@ -117,9 +162,9 @@ contract Hub is Escrow, Orders, ITokenSpender {
     }
 
     /// `account`'s free (`stake`) and locked SRLC.
-    function viewAccount(address account) external view returns (Account memory) {
+    function viewAccount(address account) external view returns (IexecLibCore.Account memory) {
         HubStorage.Layout storage $ = HubStorage.get();
-        return Account($.balances[account], $.frozens[account]);
+        return IexecLibCore.Account($.balances[account], $.frozens[account].amount);
     }
 
     function name() external pure returns (string memory) {
@@ -145,7 +190,7 @@ contract Hub is Escrow, Orders, ITokenSpender {
 
     /// `account`'s locked SRLC.
     function frozenOf(address account) external view returns (uint256) {
-        return HubStorage.get().frozens[account];
+        return HubStorage.get().frozens[account].amount;
     }
 
     function allowance(address account, address spender) external view returns (uint256) {

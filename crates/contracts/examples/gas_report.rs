@@ -23,7 +23,6 @@ use alloy::{
     network::EthereumWallet,
     primitives::{Address, B256, Bytes, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
-    rpc::types::TransactionReceipt,
     signers::local::PrivateKeySigner,
 };
 
@@ -31,25 +30,16 @@ use alloy::{
 #[path = "../tests/it/orders.rs"]
 mod orders;
 
+/// The tests' market and its lifecycle scenario (`tests/it/market.rs`), shared.
+#[path = "../tests/it/market.rs"]
+mod market;
+
+use market::{LifecycleGas, mined};
+
 use orders::{
     app_order, dataset_order, op_code, request_order, sign_operation, sol_app, sol_dataset,
     sol_request, sol_workerpool, workerpool_order,
 };
-
-/// Sends `call`, waits for its receipt and checks that it succeeded.
-macro_rules! mined {
-    ($call:expr) => {{
-        let receipt: TransactionReceipt = $call
-            .send()
-            .await
-            .expect("sent")
-            .get_receipt()
-            .await
-            .expect("mined");
-        assert!(receipt.status(), "reverted: {receipt:?}");
-        receipt
-    }};
-}
 
 /// A chain in memory with the protocol contracts deployed at genesis (as the tests' `Net`).
 struct Net {
@@ -322,7 +312,7 @@ const CONTRIBUTE_AND_FINALIZE: u64 = 642_656;
 const DEPOSIT: u64 = 91_581;
 const CREATE: [u64; 3] = [625_505, 554_446, 549_399];
 
-fn render(d: &Deposits, o: &Orders) -> String {
+fn render(d: &Deposits, o: &Orders, l: &LifecycleGas) -> String {
     let mut s = String::new();
     let mut line = |text: &str| {
         s.push_str(text);
@@ -364,22 +354,53 @@ fn render(d: &Deposits, o: &Orders) -> String {
     line("");
     line("| call | gas | iExec avg | ceiling (60 %) |");
     line("| --- | ---: | ---: | ---: |");
-    let lifecycle = [
-        ("`matchOrders`", MATCH_ORDERS),
-        ("`initialize`", INITIALIZE),
-        ("`contribute`", CONTRIBUTE),
-        ("`reveal`", REVEAL),
-        ("`finalize`", FINALIZE),
-        ("`claim`", CLAIM),
-        ("`contributeAndFinalize`", CONTRIBUTE_AND_FINALIZE),
-    ];
-    for (call, avg) in lifecycle {
-        line(&format!(
-            "| {call} | not implemented yet | {} | {} |",
+    let row = |call: &str, used: u64, avg: u64| {
+        let mark = if used <= ceiling(avg) { "" } else { " (over)" };
+        format!(
+            "| {call} | **{}**{mark} | {} | {} |",
+            thousands(used),
             thousands(avg),
             thousands(ceiling(avg))
-        ));
-    }
+        )
+    };
+    let plain = |call: &str, used: String| format!("| {call} | {used} | | |");
+    let g = l;
+    line(&row(
+        "`matchOrders`, the world's first deal",
+        g.match_first,
+        MATCH_ORDERS,
+    ));
+    line(&plain(
+        "`matchOrders`, a later deal on new orders",
+        thousands(g.match_later),
+    ));
+    line(&row("`initialize`", g.initialize, INITIALIZE));
+    line(&row(
+        "`contribute`, trust 1 (reaches consensus)",
+        g.contribute,
+        CONTRIBUTE,
+    ));
+    line(&plain(
+        "`contribute`, trust 5: 1st, 2nd, 3rd (consensus)",
+        g.contribute_3.map(thousands).join(" / "),
+    ));
+    line(&row("`reveal`, the first", g.reveal, REVEAL));
+    line(&plain(
+        "`reveal`, trust 5: 1st, 2nd, 3rd",
+        g.reveal_3.map(thousands).join(" / "),
+    ));
+    line(&row(
+        "`finalize`, 1 worker, a 64-byte result link",
+        g.finalize,
+        FINALIZE,
+    ));
+    line(&plain("`finalize`, 3 workers", thousands(g.finalize_3)));
+    line(&row("`claim`, 1 contributor", g.claim, CLAIM));
+    line(&row(
+        "`contributeAndFinalize`",
+        g.contribute_and_finalize,
+        CONTRIBUTE_AND_FINALIZE,
+    ));
     line(&format!(
         "| `deposit`, repeat | **{}** | {} | {} |",
         thousands(d.repeat),
@@ -389,15 +410,35 @@ fn render(d: &Deposits, o: &Orders) -> String {
     let single = INITIALIZE + CONTRIBUTE_AND_FINALIZE;
     let triple = INITIALIZE + 3 * (CONTRIBUTE + REVEAL) + FINALIZE;
     line(&format!(
-        "| whole task, 1 worker (trust 1) | not implemented yet | ~{} + share of `matchOrders` | {} |",
+        "| whole task, 1 worker: `initialize` + `contributeAndFinalize` | **{}** | ~{} | {} |",
+        thousands(g.whole_single_fast()),
         thousands(single),
         thousands(ceiling(single))
     ));
+    line(&plain(
+        "whole task, 1 worker: `initialize` + `contribute` + `reveal` + `finalize`",
+        thousands(g.whole_single()),
+    ));
     line(&format!(
-        "| whole task, 3 workers | not implemented yet | ~{} + share of `matchOrders` | {} |",
+        "| whole task, 3 workers: `initialize` + 3 × (`contribute` + `reveal`) + `finalize` | **{}** | ~{} | {} |",
+        thousands(g.whole_triple()),
         thousands(triple),
         thousands(ceiling(triple))
     ));
+    line("");
+    line("Whole tasks exclude `matchOrders`, which a deal of volume N shares among its N tasks.");
+    line("The scenario (`market::lifecycle_gas` in `crates/contracts/tests/it/market.rs`, whose");
+    line(
+        "ceilings the test `hub_tasks::every_lifecycle_call_costs_at_most_60_percent_of_iexecs_average`",
+    );
+    line("asserts): in one fresh chain, a deal of one task (app 1 RLC, workerpool 10 RLC, no");
+    line("dataset) run by contribute, reveal and finalize; a deal on new orders run by");
+    line(
+        "`contributeAndFinalize`; a trust-5 deal run by three fresh workers (weights 2: the third",
+    );
+    line("vote reaches consensus); a trust-5 deal with one contribution, claimed after its final");
+    line("deadline. The first contribution of a worker pays for its locked-balance slot (0 to");
+    line("non-zero, 22,100 gas) and the first deal for its four consumed counters and two locks.");
     line("");
     line("## Accounts");
     line("");
@@ -509,13 +550,16 @@ fn render(d: &Deposits, o: &Orders) -> String {
     }
     line("");
     line(&format!(
-        "The hub's runtime is {} bytes with accounts, orders and categories (limit 24,576, asserted",
+        "The hub's runtime is {} bytes (limit 24,576, asserted by",
         thousands(o.hub_runtime as u64)
     ));
     line(
-        "by `hub_orders::the_domain_and_its_separator_match_agora_primitives`), so order management",
+        "`hub_orders::the_domain_and_its_separator_match_agora_primitives`): accounts and the task",
     );
-    line("and categories stay in the hub itself rather than in a module behind the fallback.");
+    line(
+        "lifecycle. Order management, matchOrders and the views run in its two modules, behind its",
+    );
+    line("fallback (decision 0003): a `delegatecall` to an immutable address, about 2,700 gas.");
     s
 }
 
@@ -523,7 +567,11 @@ fn render(d: &Deposits, o: &Orders) -> String {
 async fn main() -> ExitCode {
     let check = std::env::args().skip(1).any(|arg| arg == "--check");
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/GAS.md");
-    let report = render(&deposits().await, &order_management().await);
+    let report = render(
+        &deposits().await,
+        &order_management().await,
+        &market::lifecycle_gas().await,
+    );
     let current = std::fs::read_to_string(&path).unwrap_or_default();
     if check {
         if current == report {

@@ -15,15 +15,21 @@ pub mod names {
     pub const DATASET_REGISTRY: &str = "DatasetRegistry";
     /// The workerpool registry.
     pub const WORKERPOOL_REGISTRY: &str = "WorkerpoolRegistry";
+    /// The hub's market module.
+    pub const HUB_MARKET: &str = "HubMarket";
+    /// The hub's views module.
+    pub const HUB_VIEWS: &str = "HubViews";
     /// The hub.
     pub const HUB: &str = "Hub";
 
     /// All of them, in the order genesis deploys them.
-    pub const ALL: [&str; 5] = [
+    pub const ALL: [&str; 7] = [
         TOKEN,
         APP_REGISTRY,
         DATASET_REGISTRY,
         WORKERPOOL_REGISTRY,
+        HUB_MARKET,
+        HUB_VIEWS,
         HUB,
     ];
 }
@@ -40,7 +46,11 @@ pub struct Deployment {
     pub dataset_registry: Address,
     /// The [`WorkerpoolRegistry`](crate::WorkerpoolRegistry).
     pub workerpool_registry: Address,
-    /// The [`Hub`](crate::Hub).
+    /// The hub's market module ([`HubMarket`](crate::HubMarket)); clients call the hub.
+    pub hub_market: Address,
+    /// The hub's views module ([`HubViews`](crate::HubViews)); clients call the hub.
+    pub hub_views: Address,
+    /// The [`Hub`](crate::Hub): the protocol's address.
     pub hub: Address,
 }
 
@@ -53,7 +63,9 @@ impl Deployment {
             app_registry: deployer.create(1),
             dataset_registry: deployer.create(2),
             workerpool_registry: deployer.create(3),
-            hub: deployer.create(4),
+            hub_market: deployer.create(4),
+            hub_views: deployer.create(5),
+            hub: deployer.create(6),
         }
     }
 
@@ -90,6 +102,8 @@ impl Deployment {
             app_registry: get(names::APP_REGISTRY)?,
             dataset_registry: get(names::DATASET_REGISTRY)?,
             workerpool_registry: get(names::WORKERPOOL_REGISTRY)?,
+            hub_market: get(names::HUB_MARKET)?,
+            hub_views: get(names::HUB_VIEWS)?,
             hub: get(names::HUB)?,
         })
     }
@@ -97,14 +111,15 @@ impl Deployment {
 
 /// What the embedded dev chain deploys at genesis, in order: the token (which mints the whole
 /// supply to the deployer), the three registries (each deploys its asset implementation in its
-/// constructor), then the hub, given the token's and the registries' addresses from
-/// [`Deployment::predict`] (the deployer becomes the hub's owner):
+/// constructor), the hub's two modules (the market module given the registries' addresses),
+/// then the hub, given the token's and the modules' addresses from [`Deployment::predict`]
+/// (the deployer becomes the hub's owner):
 /// `deployer` is the account that sends the creations, the chain's first dev account.
 #[cfg(feature = "genesis")]
 pub fn genesis(deployer: Address) -> Vec<agora_chain::GenesisContract> {
     use alloy::sol_types::SolValue;
 
-    use crate::{AppRegistry, DatasetRegistry, Hub, RLC, WorkerpoolRegistry};
+    use crate::{AppRegistry, DatasetRegistry, Hub, HubMarket, HubViews, RLC, WorkerpoolRegistry};
 
     let predicted = Deployment::predict(deployer);
 
@@ -131,15 +146,20 @@ pub fn genesis(deployer: Address) -> Vec<agora_chain::GenesisContract> {
             &no_previous,
         ),
         contract(
-            names::HUB,
-            &Hub::BYTECODE,
+            names::HUB_MARKET,
+            &HubMarket::BYTECODE,
             &(
-                predicted.token,
                 predicted.app_registry,
                 predicted.dataset_registry,
                 predicted.workerpool_registry,
             )
                 .abi_encode_params(),
+        ),
+        contract(names::HUB_VIEWS, &HubViews::BYTECODE, &[]),
+        contract(
+            names::HUB,
+            &Hub::BYTECODE,
+            &(predicted.token, predicted.hub_market, predicted.hub_views).abi_encode_params(),
         ),
     ]
 }
@@ -166,7 +186,7 @@ mod tests {
         );
         assert_eq!(
             deployment.hub,
-            address!("0xDc64a140Aa3E981100a9becA4E685f962f0cF6C9")
+            address!("0x0165878A594ca255338adfa4d48449f69242Eb8F")
         );
     }
 
@@ -182,7 +202,7 @@ mod tests {
             DEPLOYER.create(0),
             DEPLOYER.create(1),
             DEPLOYER.create(2),
-            DEPLOYER.create(4)
+            DEPLOYER.create(6)
         );
         let error = Deployment::from_json(json.as_bytes()).unwrap_err();
         assert_eq!(

@@ -49,17 +49,59 @@ alloy::sol!(
     "../../contracts/out/WorkerpoolRegistry.json"
 );
 
-alloy::sol!(
-    /// The hub, the protocol's single address. For now its accounts (`deposit`, `depositFor`,
-    /// `depositForArray`, `withdraw`, `withdrawTo`, `receiveApproval` for the token's
-    /// `approveAndCall`, `viewAccount`, SRLC ("Staked RLC") as an ERC-20), its orders (`domain`,
-    /// `manage*Order`, `viewConsumed`, `viewPresigned`; the order structs are in `LibOrders`)
-    /// and its categories (`createCategory`, `viewCategory`, `countCategory`, `owner`).
-    #[sol(rpc)]
-    #[derive(Debug)]
-    Hub,
-    "../../contracts/out/Hub.json"
-);
+/// The hub's binding, with the ABI types it shares with the modules (`LibOrders`,
+/// `IexecLibCore`), re-exported at the crate root.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "iExec's contributeAndFinalize takes seven arguments"
+)]
+mod hub {
+    alloy::sol!(
+        /// The hub, the protocol's single address, with iExec's hub ABI: its own functions
+        /// (accounts: `deposit`, `withdraw`, `receiveApproval` for the token's `approveAndCall`,
+        /// `viewAccount`, SRLC as an ERC-20; the task lifecycle: `initialize`, `contribute`,
+        /// `reveal`, `reopen`, `finalize`, `claim`, `contributeAndFinalize` and the array forms)
+        /// plus those of the two modules its fallback delegatecalls ([`HubMarket`]: orders,
+        /// `matchOrders`, `sponsorMatchOrders`, the EIP-712 domain; [`HubViews`]: categories, owner,
+        /// configuration, `viewDeal`, `viewTask`, `viewContribution`, `viewScore`, `resultFor`,
+        /// constants), with every event and error of the three.
+        #[sol(rpc)]
+        #[derive(Debug)]
+        Hub,
+        "../../contracts/out/Hub.json"
+    );
+}
+
+pub use hub::*;
+
+/// The hub's modules, each in its own namespace (their ABIs share the order and view types
+/// with the hub's). Clients call them through [`Hub`]; these are for deploying them.
+pub mod modules {
+    /// The market module.
+    pub mod market {
+        alloy::sol!(
+            /// The hub's market module (deployed before the hub, which takes its address).
+            #[sol(rpc)]
+            #[derive(Debug)]
+            HubMarket,
+            "../../contracts/out/HubMarket.json"
+        );
+    }
+
+    /// The views-and-administration module.
+    pub mod views {
+        alloy::sol!(
+            /// The hub's views-and-administration module (deployed before the hub, which
+            /// takes its address).
+            #[sol(rpc)]
+            #[derive(Debug)]
+            HubViews,
+            "../../contracts/out/HubViews.json"
+        );
+    }
+}
+
+pub use modules::{market::HubMarket, views::HubViews};
 
 alloy::sol!(
     /// One app (a clone of the registry's implementation): its fields and `owner()`.

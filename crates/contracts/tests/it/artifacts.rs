@@ -3,7 +3,8 @@
 use std::{path::Path, process::Command};
 
 use agora_contracts::{
-    App, AppRegistry, Dataset, DatasetRegistry, Hub, RLC, Workerpool, WorkerpoolRegistry, names,
+    App, AppRegistry, Dataset, DatasetRegistry, Hub, HubMarket, HubViews, RLC, Workerpool,
+    WorkerpoolRegistry, names,
 };
 use alloy::providers::Provider;
 
@@ -66,6 +67,8 @@ async fn every_deployed_contract_fits_the_standard_code_size_limit() {
         d.app_registry,
         d.dataset_registry,
         d.workerpool_registry,
+        d.hub_market,
+        d.hub_views,
         d.hub,
     ]
     .into_iter()
@@ -89,6 +92,8 @@ async fn every_deployed_contract_fits_the_standard_code_size_limit() {
         ("Dataset", &Dataset::DEPLOYED_BYTECODE),
         ("Workerpool", &Workerpool::DEPLOYED_BYTECODE),
         ("Hub", &Hub::DEPLOYED_BYTECODE),
+        ("HubMarket", &HubMarket::DEPLOYED_BYTECODE),
+        ("HubViews", &HubViews::DEPLOYED_BYTECODE),
     ] {
         assert!(code.len() < MAX_CODE_SIZE, "{name}: {} bytes", code.len());
     }

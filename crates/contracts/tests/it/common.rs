@@ -18,18 +18,7 @@ pub(crate) struct Net {
 
 impl Net {
     pub(crate) async fn start() -> Self {
-        let config = Config::test();
-        let deployer = agora_chain::derive_dev_accounts(&config.mnemonic, 1)
-            .expect("the dev mnemonic derives")[0]
-            .address;
-        let handle = agora_chain::spawn(Config {
-            genesis: agora_contracts::genesis(deployer),
-            ..config
-        })
-        .await
-        .expect("the chain starts with the contracts");
-        let deployment =
-            Deployment::from_file(handle.deployment()).expect("every contract is deployed");
+        let (handle, deployment) = crate::market::start_chain(Config::test().accounts).await;
         Self { handle, deployment }
     }
 
@@ -38,22 +27,16 @@ impl Net {
         self.handle.dev_accounts()[index].address
     }
 
-    /// A fresh [`EscrowHarness`] on the genesis token and registries, deployed by dev account
+    /// A fresh [`EscrowHarness`] on the genesis token and hub modules, deployed by dev account
     /// `index`.
     pub(crate) async fn deploy_harness(
         &self,
         index: usize,
     ) -> EscrowHarness::EscrowHarnessInstance<DynProvider> {
         let d = &self.deployment;
-        EscrowHarness::deploy(
-            self.provider(index),
-            d.token,
-            d.app_registry,
-            d.dataset_registry,
-            d.workerpool_registry,
-        )
-        .await
-        .expect("the harness deploys")
+        EscrowHarness::deploy(self.provider(index), d.token, d.hub_market, d.hub_views)
+            .await
+            .expect("the harness deploys")
     }
 
     /// A provider that signs with dev account `index`.
@@ -103,18 +86,4 @@ pub(crate) fn reverted_with<E: SolError>(error: alloy::contract::Error) -> E {
         .unwrap_or_else(|| panic!("expected {}, got {error:?}", E::SIGNATURE))
 }
 
-/// Sends `call`, waits for its receipt and checks that it succeeded.
-macro_rules! mined {
-    ($call:expr) => {{
-        let receipt: alloy::rpc::types::TransactionReceipt = $call
-            .send()
-            .await
-            .expect("sent")
-            .get_receipt()
-            .await
-            .expect("mined");
-        assert!(receipt.status(), "reverted: {receipt:?}");
-        receipt
-    }};
-}
-pub(crate) use mined;
+pub(crate) use crate::market::mined;

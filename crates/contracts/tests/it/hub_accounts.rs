@@ -87,7 +87,7 @@ impl Setup {
         assert_eq!(held, supply, "the hub's tokens are the SRLC supply");
         let (mut free, mut locked) = (U256::ZERO, U256::ZERO);
         for &account in &self.touched {
-            let Hub::Account {
+            let agora_contracts::IexecLibCore::Account {
                 stake,
                 locked: frozen,
             } = hub.viewAccount(account).call().await.expect("a view");
@@ -108,7 +108,7 @@ impl Setup {
         let (hub, token) = (self.hub(0), self.token(0));
         let mut values = vec![hub.totalSupply().call().await.expect("a view")];
         for &account in &self.touched {
-            let Hub::Account { stake, locked } =
+            let agora_contracts::IexecLibCore::Account { stake, locked } =
                 hub.viewAccount(account).call().await.expect("a view");
             values.extend([
                 stake,
@@ -216,10 +216,7 @@ async fn deposit_for_array_needs_as_many_amounts_as_targets() {
         .await
         .unwrap_err();
     let error = reverted_with::<Hub::ArrayLengthMismatch>(error);
-    assert_eq!(
-        (error.amounts, error.targets),
-        (U256::from(2), U256::from(1))
-    );
+    assert_eq!((error.first, error.second), (U256::from(2), U256::from(1)));
     let error = setup
         .hub(1)
         .depositFor(rlc(1), Address::ZERO)
@@ -304,7 +301,7 @@ async fn approve_and_call_on_the_token_deposits_in_one_transaction() {
     assert_eq!(allowance, U256::ZERO, "the approval is used up");
     setup.assert_conserved().await;
 
-    // With data: no operation is supported yet (matchOrders comes with the next piece).
+    // With data naming an operation other than matchOrders.
     let before = setup.snapshot().await;
     let data = Bytes::from(b"\x15\x6e\x29\xf6 some operation".to_vec());
     let error = token
@@ -404,7 +401,8 @@ async fn lock_unlock_seize_and_reward_keep_iexecs_accounting() {
     let account = |who: Address| {
         let hub = setup.hub(0);
         async move {
-            let Hub::Account { stake, locked } = hub.viewAccount(who).call().await.unwrap();
+            let agora_contracts::IexecLibCore::Account { stake, locked } =
+                hub.viewAccount(who).call().await.unwrap();
             (stake, locked)
         }
     };
