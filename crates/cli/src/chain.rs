@@ -42,9 +42,13 @@ pub(crate) struct Args {
     /// Deploy a contract at genesis: NAME=ARTIFACT.json, optionally followed by
     /// `:0x<constructor args>`. The artifact holds `bytecode` (a hex string, or an object with
     /// `object`, as solc, forge and hardhat write it). Repeat for several; they are deployed in
-    /// order by the first dev account when the data directory is new.
+    /// order by the first dev account when the data directory is new, after the protocol.
     #[arg(long = "deploy", value_name = "NAME=ARTIFACT[:ARGS]")]
     deploy: Vec<String>,
+    /// Start without the protocol's contracts (token, registries, hub): a plain dev chain,
+    /// with only the `--deploy` contracts.
+    #[arg(long)]
+    bare: bool,
 }
 
 /// Reads one `--deploy` argument.
@@ -107,13 +111,18 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
         base_fee: args.base_fee,
         hardfork,
         block_gas_limit: args.gas_limit,
-        genesis: args
-            .deploy
-            .iter()
-            .map(|d| genesis_contract(d))
-            .collect::<anyhow::Result<_>>()?,
         ..Config::default()
     };
+    if !args.bare {
+        // The protocol, deployed by the first dev account (nonces 0, 1, ...).
+        let deployer = agora_chain::derive_dev_accounts(&config.mnemonic, 1)
+            .context("deriving the first dev account")?[0]
+            .address;
+        config.genesis = agora_contracts::genesis(deployer);
+    }
+    for spec in &args.deploy {
+        config.genesis.push(genesis_contract(spec)?);
+    }
     config.storage = if args.ephemeral {
         Storage::Ephemeral
     } else {

@@ -11,12 +11,12 @@
 //! Every difference is collected and the test fails listing all of them at the end.
 
 use std::{
-    net::{Ipv4Addr, TcpListener},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
     time::{Duration, Instant},
 };
 
+use agora_testkit::Anvil;
 use alloy::{
     consensus::{SignableTransaction, TxEip1559, TxEip2930, TxEnvelope, TxLegacy},
     eips::{
@@ -49,7 +49,6 @@ const CHAIN_ID: u64 = 31337;
 const GWEI: u128 = 1_000_000_000;
 /// Timestamp of the first mined block; each later block is 12 s after the previous one.
 const FIRST_TIMESTAMP: u64 = 4_000_000_000;
-const READY_TIMEOUT: Duration = Duration::from_secs(30);
 const RECEIPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Receives 1 wei and a large calldata in the first block; never sends anything.
 const STRANGER: Address = address!("0x00000000000000000000000000000000c0ffee01");
@@ -57,7 +56,8 @@ const STRANGER: Address = address!("0x00000000000000000000000000000000c0ffee01")
 #[tokio::test]
 async fn same_transactions_give_same_receipts_and_state_as_anvil() -> Result<()> {
     let started = Instant::now();
-    let anvil = Anvil::spawn().await?;
+    // Mine only on `evm_mine`, transactions in arrival order, as our chain does then.
+    let anvil = Anvil::spawn(&["--no-mining", "--order", "fifo"]).await?;
     let config = agora_chain::Config {
         // Mine on demand like `anvil --no-mining`: `evm_mine` takes what is queued.
         mining: agora_chain::Mining::Interval(Duration::from_secs(24 * 3600)),
@@ -105,96 +105,8 @@ fn fixtures_are_built_from_their_sources() {
     );
 }
 
-fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
 fn fixtures_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-/// An anvil process in its own process group, killed with its group when dropped.
-struct Anvil {
-    child: Child,
-    url: String,
-}
-
-impl Anvil {
-    async fn spawn() -> Result<Self> {
-        let bin = workspace_root().join("node_modules/.bin/anvil");
-        ensure!(
-            bin.exists(),
-            "{} is missing: run `npm ci` in the workspace root",
-            bin.display()
-        );
-        // The port is found free and released before anvil binds it, so another process may
-        // take it in between: start again on a new one if anvil exits early.
-        let mut last_error = None;
-        for _ in 0..3 {
-            let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
-                .local_addr()?
-                .port();
-            let mut command = Command::new(&bin);
-            command
-                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-                .args(["--hardfork", "prague", "--chain-id", "31337"])
-                .args(["--base-fee", "0", "--gas-price", "0"])
-                // Mine only on `evm_mine`, transactions in arrival order, as our chain does.
-                .args(["--no-mining", "--order", "fifo"])
-                // Our genesis has no CREATE2 deployer; keep the states comparable.
-                .arg("--disable-default-create2-deployer")
-                .arg("--silent")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null());
-            #[cfg(unix)]
-            std::os::unix::process::CommandExt::process_group(&mut command, 0);
-            let child = command
-                .spawn()
-                .with_context(|| format!("starting {}", bin.display()))?;
-            let mut anvil = Self {
-                child,
-                url: format!("http://127.0.0.1:{port}"),
-            };
-            match anvil.wait_ready().await {
-                Ok(()) => return Ok(anvil),
-                Err(error) => last_error = Some(error),
-            }
-        }
-        Err(last_error.unwrap_or_else(|| anyhow!("anvil did not start")))
-    }
-
-    async fn wait_ready(&mut self) -> Result<()> {
-        let node = Node::new("anvil", &self.url);
-        let deadline = Instant::now() + READY_TIMEOUT;
-        loop {
-            if let Some(status) = self.child.try_wait()? {
-                bail!("anvil exited before it was ready: {status}");
-            }
-            if let Ok(Ok(id)) = node.request("eth_chainId", json!([])).await {
-                ensure!(id == json!("0x7a69"), "anvil has chain id {id}");
-                return Ok(());
-            }
-            ensure!(
-                Instant::now() < deadline,
-                "anvil did not answer eth_chainId within {READY_TIMEOUT:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Anvil {
-    fn drop(&mut self) {
-        // `.bin/anvil` is a node script that runs the real binary as its child: kill the whole
-        // group so the binary does not outlive the script.
-        #[cfg(unix)]
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.child.id())])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// A JSON-RPC endpoint spoken to with raw requests, so errors keep their code and data.
@@ -536,7 +448,7 @@ impl Run {
             .collect();
         Self {
             ours: Node::new("ours", &handle.http_url()),
-            anvil: Node::new("anvil", &anvil.url),
+            anvil: Node::new("anvil", anvil.url()),
             wallets,
             next_timestamp: FIRST_TIMESTAMP,
             blocks: 0,

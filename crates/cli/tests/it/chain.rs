@@ -187,7 +187,7 @@ mod shared {
 }
 
 async fn check_all_there(dir: &Path, acknowledged: &[(String, Value)]) -> u64 {
-    let node = start(&["--data-dir", dir.to_str().unwrap()]);
+    let node = start(&["--data-dir", dir.to_str().unwrap(), "--bare"]);
     assert!(node.banner.contains("restored"), "{}", node.banner);
     for (hash, receipt) in acknowledged {
         let after =
@@ -236,7 +236,8 @@ async fn check_all_there(dir: &Path, acknowledged: &[(String, Value)]) -> u64 {
 async fn sigkill_under_load_loses_no_acknowledged_block() {
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().to_str().unwrap().to_string();
-    let mut node = start(&["--data-dir", &data_dir, "--accounts", "8"]);
+    // A bare chain: every block holds one of the test's transfers.
+    let mut node = start(&["--data-dir", &data_dir, "--accounts", "8", "--bare"]);
     let first = send_until_killed(&mut node, 8, 60, 150).await;
     assert!(first.len() >= 150);
     let head = check_all_there(dir.path(), &first).await;
@@ -247,7 +248,7 @@ async fn sigkill_under_load_loses_no_acknowledged_block() {
 
     // The restarted chain keeps going where it stopped: the senders' next nonces follow the
     // transactions that made it, and a second kill loses nothing either.
-    let mut node = start(&["--data-dir", &data_dir]);
+    let mut node = start(&["--data-dir", &data_dir, "--bare"]);
     let to = Address::repeat_byte(0x43);
     let nonce = rpc(
         &node.url,
@@ -274,4 +275,38 @@ async fn sigkill_under_load_loses_no_acknowledged_block() {
     let mut all = first;
     all.push((hash, receipt));
     check_all_there(dir.path(), &all).await;
+}
+
+#[tokio::test]
+async fn the_protocol_is_deployed_at_genesis_unless_bare() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(&["--data-dir", dir.path().to_str().unwrap()]);
+    // The hub is the seventh creation of dev account 0 (token, three registries, two hub
+    // modules, the hub).
+    let hub = "0x0165878A594ca255338adfa4d48449f69242Eb8F";
+    for line in [
+        "Contract RLC: 0x5FbDB2315678afecb367f032d93F642f64180aa3",
+        &format!("Contract Hub: {hub}"),
+    ] {
+        assert!(node.banner.contains(line), "{line} in {}", node.banner);
+    }
+    let deployment = std::fs::read_to_string(dir.path().join("deployment.json")).unwrap();
+    assert!(
+        deployment.to_lowercase().contains(&hub.to_lowercase()),
+        "{deployment}"
+    );
+    // The hub answers: the five default categories (countCategory()).
+    let selector = alloy::primitives::keccak256("countCategory()");
+    let data = format!("0x{}", alloy::primitives::hex::encode(&selector[..4]));
+    let count = rpc(
+        &node.url,
+        "eth_call",
+        json!([{"to": hub, "data": data}, "latest"]),
+    )
+    .await;
+    assert_eq!(count["result"], json!(format!("0x{:064x}", 5)), "{count}");
+    drop(node);
+
+    let bare = start(&["--ephemeral", "--bare"]);
+    assert!(!bare.banner.contains("Contract "), "{}", bare.banner);
 }

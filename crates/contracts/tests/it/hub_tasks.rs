@@ -899,7 +899,7 @@ async fn a_tee_deal_takes_only_enclave_signed_contributions() {
 }
 
 #[tokio::test]
-async fn the_contracts_compute_and_accept_the_spec_11_2_vectors() {
+async fn the_contracts_compute_and_accept_the_spec_11_vectors() {
     let world = harness_world().await;
     let hub = harness(&world);
     // The request order of spec §2.8 / §11.2 and its first deal and task.
@@ -989,6 +989,43 @@ async fn the_contracts_compute_and_accept_the_spec_11_2_vectors() {
         .await
         .unwrap();
     assert!(accepted);
+
+    // The four upstream order signatures of spec §2.8 (their typed-data hashes under the
+    // chain-133 domain), accepted by the hub's signature check for their signer.
+    let signer = alloy::primitives::address!("0x000a9c787a972F70F0903890E266F41c795C4DcA");
+    let orders = [
+        (
+            b256!("ba3386e38e2048de59653fed9f717a2b4400efe2d704b2980f814a91ef1f90e1"),
+            bytes!(
+                "82c2d8a5f59f1088eb0b9a627c367ae7dae1772c8bd98c394699ae24830611e1171026f4e28d2c60302c34a04c60c4fc2f1363e165072dca04a9f203734978671c"
+            ),
+        ),
+        (
+            b256!("87c9e55f03233ddcbfd9f37dbef06b2932d7c20a9998ea01f26d1efe055edeb9"),
+            bytes!(
+                "94661cab25380e7a6e1c20762988f6f854c5123a17ad27c65580d7c3edcfa2025a9d255c679c4cf7d489560917c17d3af3da83737b3722824918d39aecfedf711c"
+            ),
+        ),
+        (
+            b256!("66df04fcab380857d682cfc64a4c8906587e918857d481a29f79f7c3abd06620"),
+            bytes!(
+                "18bb5dbf608ade315c9e81f0b89929a93aa36aee0a1d51e9119c66799af126596c6cfd1e676ea394e346c616710a675388d5b270a195e494e75d107c87a45dce1c"
+            ),
+        ),
+        (
+            *request.as_b256(),
+            bytes!(
+                "611511fa5169dff40f7b4c0013e9f149e79dfddacd80a19852a1e9b42294eaef4329367f01eb48930f990a418befed0c5634e493809f2e9a6a60727137964df51c"
+            ),
+        ),
+    ];
+    for (hash, sign) in orders {
+        let as_hub = world.hub(STRANGER);
+        let valid = as_hub.verifySignature(signer, hash, sign.clone());
+        assert!(valid.call().await.unwrap(), "{hash}");
+        let other = as_hub.verifySignature(signer, keccak256(hash), sign);
+        assert!(!other.call().await.unwrap());
+    }
     world.shutdown().await;
 }
 
@@ -1032,4 +1069,13 @@ async fn every_lifecycle_call_costs_at_most_60_percent_of_iexecs_average() {
         .map(|(name, used, avg)| format!("{name}: {used} > {}", ceiling(*avg)))
         .collect();
     assert!(over.is_empty(), "over the ceiling: {over:?}");
+}
+
+#[tokio::test]
+async fn the_protocol_runs_unchanged_on_anvil_and_costs_the_same_gas() {
+    // The lifecycle scenario of docs/GAS.md on the reference node, the protocol deployed by
+    // ordinary transactions: every call succeeds and costs exactly what it costs here.
+    let theirs = crate::market::lifecycle_gas_on(World::start_on_anvil().await).await;
+    let ours = crate::market::lifecycle_gas().await;
+    assert_eq!(theirs, ours);
 }

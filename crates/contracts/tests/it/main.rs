@@ -8,6 +8,7 @@
 
 mod artifacts;
 mod common;
+mod conservation;
 mod hub_accounts;
 mod hub_deals;
 mod hub_orders;

@@ -89,9 +89,19 @@ pub(crate) struct SolOrders {
     pub(crate) request: LibOrders::RequestOrder,
 }
 
+/// The node a [`World`] runs on.
+pub(crate) enum Node {
+    /// The embedded chain, in memory, with the protocol at genesis.
+    Embedded(Handle),
+    /// The reference node, to which the protocol was sent as ordinary transactions.
+    Anvil(agora_testkit::Anvil),
+}
+
 /// The chain, the hub under test and the assets.
 pub(crate) struct World {
-    pub(crate) handle: Handle,
+    pub(crate) node: Node,
+    url: String,
+    accounts: Vec<agora_chain::DevAccount>,
     pub(crate) deployment: Deployment,
     /// The hub under test: genesis's, or a test harness sharing its token and modules.
     pub(crate) hub: Address,
@@ -114,27 +124,67 @@ impl World {
         Fut: std::future::Future<Output = Address>,
     {
         let (handle, deployment) = Self::chain().await;
-        let hub = deploy(provider(&handle, DEPLOYER), deployment).await;
-        Self::setup(handle, deployment, hub).await
+        let hub = deploy(
+            provider(&handle.http_url(), &dev_accounts()[DEPLOYER]),
+            deployment,
+        )
+        .await;
+        Self::setup(Node::Embedded(handle), deployment, hub).await
+    }
+
+    /// As [`World::start`], on anvil: the protocol deployed by ordinary transactions from dev
+    /// account 0, the same creations in the same order as the embedded chain's genesis.
+    pub(crate) async fn start_on_anvil() -> Self {
+        let anvil = agora_testkit::Anvil::spawn(&["--accounts", &ACCOUNTS.to_string()])
+            .await
+            .expect("anvil starts");
+        let deployer = &dev_accounts()[DEPLOYER];
+        let provider = provider(anvil.url(), deployer);
+        for contract in agora_contracts::genesis(deployer.address) {
+            let mut code = contract.bytecode.to_vec();
+            code.extend_from_slice(&contract.constructor_args);
+            let request = alloy::network::TransactionBuilder::with_deploy_code(
+                alloy::rpc::types::TransactionRequest::default().from(deployer.address),
+                code,
+            );
+            let receipt = provider
+                .send_transaction(request)
+                .await
+                .expect("sent")
+                .get_receipt()
+                .await
+                .expect("mined");
+            assert!(receipt.status(), "{} deploys: {receipt:?}", contract.name);
+        }
+        let deployment = Deployment::predict(deployer.address);
+        let hub = deployment.hub;
+        Self::setup(Node::Anvil(anvil), deployment, hub).await
     }
 
     async fn start_with(hub: Option<Address>) -> Self {
         let (handle, deployment) = Self::chain().await;
         let hub = hub.unwrap_or(deployment.hub);
-        Self::setup(handle, deployment, hub).await
+        Self::setup(Node::Embedded(handle), deployment, hub).await
     }
 
     async fn chain() -> (Handle, Deployment) {
         start_chain(ACCOUNTS).await
     }
 
-    async fn setup(handle: Handle, deployment: Deployment, hub: Address) -> Self {
-        let chain_id = provider(&handle, DEPLOYER)
+    async fn setup(node: Node, deployment: Deployment, hub: Address) -> Self {
+        let url = match &node {
+            Node::Embedded(handle) => handle.http_url().to_string(),
+            Node::Anvil(anvil) => anvil.url().to_string(),
+        };
+        let accounts = dev_accounts();
+        let chain_id = provider(&url, &accounts[DEPLOYER])
             .get_chain_id()
             .await
             .expect("chain id");
         let mut world = Self {
-            handle,
+            node,
+            url,
+            accounts,
             deployment,
             hub,
             domain: Domain::new(chain_id, hub),
@@ -193,15 +243,15 @@ impl World {
     }
 
     pub(crate) fn address(&self, user: usize) -> Address {
-        self.handle.dev_accounts()[user].address
+        self.accounts[user].address
     }
 
     pub(crate) fn signer(&self, user: usize) -> PrivateKeySigner {
-        self.handle.dev_accounts()[user].signer()
+        self.accounts[user].signer()
     }
 
     pub(crate) fn provider(&self, user: usize) -> DynProvider {
-        provider(&self.handle, user)
+        provider(&self.url, &self.accounts[user])
     }
 
     /// The hub under test, as `user`.
@@ -545,7 +595,9 @@ impl World {
     }
 
     pub(crate) async fn shutdown(self) {
-        self.handle.shutdown().await;
+        if let Node::Embedded(handle) = self.node {
+            handle.shutdown().await;
+        }
     }
 }
 
@@ -569,11 +621,17 @@ pub(crate) async fn start_chain(accounts: u32) -> (Handle, Deployment) {
     (handle, deployment)
 }
 
-fn provider(handle: &Handle, user: usize) -> DynProvider {
-    let signer: PrivateKeySigner = handle.dev_accounts()[user].signer();
+/// The actors' accounts: the usual test mnemonic's, as both nodes fund them.
+fn dev_accounts() -> Vec<agora_chain::DevAccount> {
+    agora_chain::derive_dev_accounts(agora_chain::DEV_MNEMONIC, ACCOUNTS)
+        .expect("the dev mnemonic derives")
+}
+
+fn provider(url: &str, account: &agora_chain::DevAccount) -> DynProvider {
+    let signer: PrivateKeySigner = account.signer();
     ProviderBuilder::new()
         .wallet(EthereumWallet::from(signer))
-        .connect_http(handle.http_url().parse().expect("url"))
+        .connect_http(url.parse().expect("url"))
         .erased()
 }
 
@@ -632,7 +690,7 @@ pub(crate) fn null_dataset() -> LibOrders::DatasetOrder {
 }
 
 /// Gas of the lifecycle calls, measured by [`lifecycle_gas`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct LifecycleGas {
     /// matchOrders of the world's first deal (fresh consumed counters, first locks).
     pub(crate) match_first: u64,
@@ -686,7 +744,11 @@ pub(crate) const RESULT_LINK: &[u8] =
 /// fresh world, a one-worker task by contribute/reveal/finalize, one by
 /// contributeAndFinalize, a three-worker task at trust 5, and a claimed task.
 pub(crate) async fn lifecycle_gas() -> LifecycleGas {
-    let world = World::start().await;
+    lifecycle_gas_on(World::start().await).await
+}
+
+/// [`lifecycle_gas`] on `world`.
+pub(crate) async fn lifecycle_gas_on(world: World) -> LifecycleGas {
     let mut gas = LifecycleGas::default();
     let result = ResultDigest::new(keccak256(b"hello"));
 
