@@ -12,6 +12,32 @@ pub enum Error {
     /// `deployment.json` could not be parsed.
     #[error("deployment.json is not a valid deployment")]
     DeploymentJson(#[source] serde_json::Error),
+    /// The node refused the creation of a contract.
+    #[error("deploying {name}: the node refused the transaction")]
+    Deploy {
+        /// The contract.
+        name: &'static str,
+        /// The node's answer.
+        #[source]
+        source: alloy::transports::TransportError,
+    },
+    /// The creation of a contract was sent but its receipt could not be had.
+    #[error("deploying {name}: no receipt")]
+    DeployReceipt {
+        /// The contract.
+        name: &'static str,
+        /// Why.
+        #[source]
+        source: alloy::providers::PendingTransactionError,
+    },
+    /// The creation of a contract reverted (out of gas, code too large, ...).
+    #[error("deploying {name}: transaction {transaction} reverted")]
+    DeployReverted {
+        /// The contract.
+        name: &'static str,
+        /// The creation's transaction.
+        transaction: alloy::primitives::B256,
+    },
 }
 
 /// `Result` with this crate's [`Error`].

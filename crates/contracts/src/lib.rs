@@ -4,12 +4,15 @@
 //! artifacts are committed in `contracts/out` (rebuilt by `node contracts/build.js`). This crate
 //! turns the artifacts into typed bindings ([`RLC`], [`AppRegistry`], [`App`], [`Hub`], ...), each with
 //! its ABI, its bytecode and an RPC instance type (`RLC::new(address, provider)`), and says where
-//! the contracts are: [`Deployment`] reads the addresses from the chain's `deployment.json`, and
-//! with the `genesis` feature [`genesis`] lists what the embedded dev chain deploys.
+//! the contracts are: [`Deployment`] reads the addresses from the chain's `deployment.json`,
+//! [`deploy`] puts the protocol on any Ethereum chain, and with the `genesis` feature
+//! [`genesis`] lists what the embedded dev chain deploys.
 
+mod deploy;
 mod deployment;
 mod error;
 
+pub use deploy::deploy;
 #[cfg(feature = "genesis")]
 pub use deployment::genesis;
 pub use deployment::{Deployment, names};

@@ -1079,3 +1079,25 @@ async fn the_protocol_runs_unchanged_on_anvil_and_costs_the_same_gas() {
     let ours = crate::market::lifecycle_gas().await;
     assert_eq!(theirs, ours);
 }
+
+#[tokio::test]
+async fn the_protocol_deploys_on_another_chain_with_an_existing_erc20() {
+    let anvil = agora_testkit::Anvil::spawn(&[]).await.unwrap();
+    let account = &agora_chain::derive_dev_accounts(agora_chain::DEV_MNEMONIC, 1).unwrap()[0];
+    let provider = alloy::providers::ProviderBuilder::new()
+        .wallet(alloy::network::EthereumWallet::from(account.signer()))
+        .connect_http(anvil.url().parse().unwrap());
+    // A token that exists before the protocol (here one more RLC; any ERC-20 would do).
+    let token = agora_contracts::RLC::deploy(&provider).await.unwrap();
+    let deployment = agora_contracts::deploy(&provider, account.address, Some(*token.address()))
+        .await
+        .unwrap();
+    assert_eq!(deployment.token, *token.address());
+    let hub = Hub::new(deployment.hub, &provider);
+    assert_eq!(hub.token().call().await.unwrap(), *token.address());
+    assert_eq!(hub.owner().call().await.unwrap(), account.address);
+    assert_eq!(hub.countCategory().call().await.unwrap(), U256::from(5));
+    crate::market::mined!(token.approve(deployment.hub, rlc(7)));
+    crate::market::mined!(hub.deposit(rlc(7)));
+    assert_eq!(hub.balanceOf(account.address).call().await.unwrap(), rlc(7));
+}

@@ -132,31 +132,19 @@ impl World {
         Self::setup(Node::Embedded(handle), deployment, hub).await
     }
 
-    /// As [`World::start`], on anvil: the protocol deployed by ordinary transactions from dev
-    /// account 0, the same creations in the same order as the embedded chain's genesis.
+    /// As [`World::start`], on anvil: the protocol deployed by [`agora_contracts::deploy`] from
+    /// dev account 0, ordinary transactions.
     pub(crate) async fn start_on_anvil() -> Self {
         let anvil = agora_testkit::Anvil::spawn(&["--accounts", &ACCOUNTS.to_string()])
             .await
             .expect("anvil starts");
         let deployer = &dev_accounts()[DEPLOYER];
         let provider = provider(anvil.url(), deployer);
-        for contract in agora_contracts::genesis(deployer.address) {
-            let mut code = contract.bytecode.to_vec();
-            code.extend_from_slice(&contract.constructor_args);
-            let request = alloy::network::TransactionBuilder::with_deploy_code(
-                alloy::rpc::types::TransactionRequest::default().from(deployer.address),
-                code,
-            );
-            let receipt = provider
-                .send_transaction(request)
-                .await
-                .expect("sent")
-                .get_receipt()
-                .await
-                .expect("mined");
-            assert!(receipt.status(), "{} deploys: {receipt:?}", contract.name);
-        }
-        let deployment = Deployment::predict(deployer.address);
+        let deployment = agora_contracts::deploy(&provider, deployer.address, None)
+            .await
+            .expect("the protocol deploys on anvil");
+        // The same creations in the same order as the embedded chain's genesis.
+        assert_eq!(deployment, Deployment::predict(deployer.address));
         let hub = deployment.hub;
         Self::setup(Node::Anvil(anvil), deployment, hub).await
     }
