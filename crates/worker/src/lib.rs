@@ -1,0 +1,20 @@
+//! The worker's runtime: apps are WebAssembly modules (WASI preview 1) run in a sandbox that a
+//! hostile app cannot escape and that gives every worker the same result for the same task,
+//! so that Proof-of-Contribution can certify it.
+//!
+//! - [`Sandbox`] compiles an app once per checksum and runs it with [`Limits`] (fuel, memory,
+//!   wall clock, output size), no network, and only its two directories; a run ends with an
+//!   [`Exit`] that names why it stopped.
+//! - [`determinism`]: the clocks and randomness an app sees come from the task.
+
+pub mod determinism;
+
+mod checksum;
+mod error;
+mod sandbox;
+
+pub use checksum::{BadChecksum, Checksum};
+pub use error::{Error, Result};
+pub use sandbox::{
+    App, Exit, FUEL_PER_SECOND, GUEST_IN, GUEST_OUT, Limits, Outcome, RunSpec, Sandbox, Stop,
+};
