@@ -1,5 +1,6 @@
 //! The `agora` command line.
 
+mod app;
 mod chain;
 mod order;
 
@@ -20,6 +21,9 @@ enum Command {
     /// Hash and sign orders (EIP-712, as the PoCo contracts check them).
     #[command(subcommand)]
     Order(order::Args),
+    /// Try apps locally, in the workers' sandbox.
+    #[command(subcommand)]
+    App(app::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -36,6 +40,7 @@ fn main() -> std::process::ExitCode {
             .map_err(anyhow::Error::from)
             .and_then(|runtime| runtime.block_on(chain::run(args))),
         Command::Order(args) => order::run(args),
+        Command::App(args) => app::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -51,6 +51,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// The deal's params are not what an app can be given.
+    #[error("bad params: {0}")]
+    Params(String),
     /// The app's output is not a result the protocol can certify.
     #[error("bad result: {0}")]
     BadResult(String),
@@ -72,7 +75,6 @@ impl Error {
         }
     }
 
-    #[allow(dead_code, reason = "used by the result module")]
     pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Self + '_ {
         move |source| Self::Io {
             path: path.to_path_buf(),

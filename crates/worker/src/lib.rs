@@ -6,15 +6,23 @@
 //!   wall clock, output size), no network, and only its two directories; a run ends with an
 //!   [`Exit`] that names why it stopped.
 //! - [`determinism`]: the clocks and randomness an app sees come from the task.
+//! - [`TaskContext`]: the arguments and environment of spec §7.5; [`TaskResult`]: the
+//!   `computed.json` and result digest of spec §7.3; [`write_archive`]: the result archive.
 
 pub mod determinism;
 
 mod checksum;
 mod error;
+mod replicate;
+mod result;
 mod sandbox;
+mod task;
 
 pub use checksum::{BadChecksum, Checksum};
 pub use error::{Error, Result};
+pub use replicate::{Execution, MAX_MODULE_BYTES, Verdict, Workspace, execute, fetch, verify};
+pub use result::{COMPUTED_JSON, ComputedFile, TaskResult, digest_of, write_archive};
 pub use sandbox::{
     App, Exit, FUEL_PER_SECOND, GUEST_IN, GUEST_OUT, Limits, Outcome, RunSpec, Sandbox, Stop,
 };
+pub use task::{DatasetInput, DealParams, TaskContext, split_args};

@@ -6,4 +6,6 @@
     reason = "tests: a failed unwrap is a failed test"
 )]
 
+mod examples_build;
+mod replicate;
 mod sandbox;

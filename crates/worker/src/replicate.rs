@@ -1,0 +1,150 @@
+//! One replicate of a task: the app run in a workspace as a worker runs it, and its verdict.
+
+use std::path::{Path, PathBuf};
+
+use crate::{
+    App, Checksum, Error, Exit, Limits, Outcome, Result, RunSpec, Sandbox, TaskContext, TaskResult,
+};
+
+/// A replicate's directories: `in/` (the dataset and input files; read-only for the app) and
+/// `out/` (what the app writes).
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    root: PathBuf,
+}
+
+impl Workspace {
+    /// Creates `root/in` and an empty `root/out` (an `out` left from a previous run is
+    /// emptied, so that nothing of it counts).
+    pub fn create(root: &Path) -> Result<Self> {
+        let workspace = Self {
+            root: root.to_path_buf(),
+        };
+        let input = workspace.input();
+        std::fs::create_dir_all(&input).map_err(Error::io(&input))?;
+        let output = workspace.output();
+        if output.exists() {
+            std::fs::remove_dir_all(&output).map_err(Error::io(&output))?;
+        }
+        std::fs::create_dir_all(&output).map_err(Error::io(&output))?;
+        Ok(workspace)
+    }
+
+    /// The input directory.
+    pub fn input(&self) -> PathBuf {
+        self.root.join("in")
+    }
+
+    /// The output directory.
+    pub fn output(&self) -> PathBuf {
+        self.root.join("out")
+    }
+}
+
+/// What a replicate gives the protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// The app finished and its output is a result: contribute its digest.
+    Result(TaskResult),
+    /// No result to contribute, and why.
+    Failed(String),
+}
+
+/// A replicate's run and verdict.
+#[derive(Debug, Clone)]
+pub struct Execution {
+    /// The run.
+    pub outcome: Outcome,
+    /// The verdict.
+    pub verdict: Verdict,
+}
+
+/// Runs `app` for the task `context` in `workspace` (its inputs already in place), with
+/// `limits`, and reads the result. An `Err` is a problem of the host, not of the app.
+pub fn execute(
+    sandbox: &Sandbox,
+    app: &App,
+    context: &TaskContext,
+    workspace: &Workspace,
+    limits: Limits,
+) -> Result<Execution> {
+    let spec = RunSpec {
+        args: context.args()?,
+        env: context.env(),
+        input_dir: workspace.input(),
+        output_dir: workspace.output(),
+        clock_start: context.deal_start,
+        seed: context.seed(),
+        limits,
+    };
+    let outcome = sandbox.run(app, &spec)?;
+    let verdict = match &outcome.exit {
+        Exit::Success => match TaskResult::read(&workspace.output()) {
+            Ok(result) => Verdict::Result(result),
+            Err(error) => Verdict::Failed(error.to_string()),
+        },
+        other => Verdict::Failed(format!("the app {other}")),
+    };
+    Ok(Execution { outcome, verdict })
+}
+
+/// Checks that `bytes` are the module whose checksum is `expected` (the app's on-chain
+/// checksum), before anything compiles or runs them.
+pub fn verify(bytes: &[u8], expected: Checksum) -> Result<()> {
+    let actual = Checksum::of(bytes);
+    if actual != expected {
+        return Err(Error::ChecksumMismatch { expected, actual });
+    }
+    Ok(())
+}
+
+impl Sandbox {
+    /// [`Sandbox::load`] after [`verify`]: a tampered module is refused before it is compiled.
+    pub fn load_verified(&self, bytes: &[u8], expected: Checksum) -> Result<std::sync::Arc<App>> {
+        if let Some(app) = self.cached(&expected) {
+            return Ok(app);
+        }
+        verify(bytes, expected)?;
+        self.load(bytes)
+    }
+}
+
+/// The largest module a worker fetches.
+pub const MAX_MODULE_BYTES: u64 = 64 << 20;
+
+/// Fetches an app's module from `url`: `file://` paths and `http://` or `https://` URLs.
+pub async fn fetch(url: &str) -> Result<Vec<u8>> {
+    let fail = |reason: String| Error::Fetch {
+        url: url.to_string(),
+        reason,
+    };
+    if let Some(path) = url.strip_prefix("file://") {
+        let size = std::fs::metadata(path)
+            .map_err(|e| fail(e.to_string()))?
+            .len();
+        if size > MAX_MODULE_BYTES {
+            return Err(fail(format!(
+                "{size} bytes, over the {MAX_MODULE_BYTES}-byte limit"
+            )));
+        }
+        return std::fs::read(path).map_err(|e| fail(e.to_string()));
+    }
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(fail(
+            "only file://, http:// and https:// URLs are fetched".into(),
+        ));
+    }
+    let mut response = reqwest::get(url)
+        .await
+        .map_err(|e| fail(e.to_string()))?
+        .error_for_status()
+        .map_err(|e| fail(e.to_string()))?;
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| fail(e.to_string()))? {
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() as u64 > MAX_MODULE_BYTES {
+            return Err(fail(format!("over the {MAX_MODULE_BYTES}-byte limit")));
+        }
+    }
+    Ok(bytes)
+}

@@ -1,0 +1,289 @@
+//! An app's result (spec §7.3): `computed.json`, the digest workers agree on, and the archive
+//! of the output directory.
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+use alloy_primitives::{B256, keccak256};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::{Error, GUEST_OUT, Result};
+
+/// The file every app writes into its output directory.
+pub const COMPUTED_JSON: &str = "computed.json";
+
+/// `computed.json` as the app wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct ComputedFile {
+    /// The file or folder (a path under `/iexec_out`) on which workers reach consensus.
+    #[serde(rename = "deterministic-output-path", default)]
+    pub deterministic_output_path: Option<String>,
+    /// Bytes (hex) for the task's callback contract.
+    #[serde(rename = "callback-data", default)]
+    pub callback_data: Option<String>,
+}
+
+/// What the protocol certifies of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskResult {
+    /// `computed.json`.
+    pub computed: ComputedFile,
+    /// The callback data, decoded, if the app gave some.
+    pub callback_data: Option<Vec<u8>>,
+    /// The result digest: `keccak(callback data)` when there is callback data, else the sha256
+    /// of the deterministic file, or the tree hash of the deterministic folder.
+    pub digest: B256,
+}
+
+impl TaskResult {
+    /// Reads `computed.json` from `output_dir` and computes the digest.
+    pub fn read(output_dir: &Path) -> Result<Self> {
+        let path = output_dir.join(COMPUTED_JSON);
+        let text = std::fs::read(&path).map_err(|e| {
+            Error::BadResult(format!(
+                "the app wrote no {GUEST_OUT}/{COMPUTED_JSON} ({e})"
+            ))
+        })?;
+        let computed: ComputedFile = serde_json::from_slice(&text).map_err(|e| {
+            Error::BadResult(format!("{GUEST_OUT}/{COMPUTED_JSON} is not valid: {e}"))
+        })?;
+        if let Some(data) = &computed.callback_data {
+            let digits = data.strip_prefix("0x").unwrap_or(data);
+            let bytes = hex::decode(digits).map_err(|e| {
+                Error::BadResult(format!("callback-data {data:?} is not hex bytes: {e}"))
+            })?;
+            return Ok(Self {
+                digest: keccak256(&bytes),
+                callback_data: Some(bytes),
+                computed,
+            });
+        }
+        let Some(guest) = &computed.deterministic_output_path else {
+            return Err(Error::BadResult(format!(
+                "{GUEST_OUT}/{COMPUTED_JSON} names neither deterministic-output-path nor callback-data"
+            )));
+        };
+        let host = host_path(output_dir, guest)?;
+        Ok(Self {
+            digest: digest_of(&host)?,
+            callback_data: None,
+            computed,
+        })
+    }
+}
+
+/// Where the guest path `guest` (under `/iexec_out`) is on the host.
+fn host_path(output_dir: &Path, guest: &str) -> Result<PathBuf> {
+    let outside = || {
+        Error::BadResult(format!(
+            "deterministic-output-path {guest:?} is not under {GUEST_OUT}"
+        ))
+    };
+    let relative = guest.strip_prefix(GUEST_OUT).ok_or_else(outside)?;
+    if !(relative.is_empty() || relative.starts_with('/')) {
+        return Err(outside());
+    }
+    let mut path = output_dir.to_path_buf();
+    for part in relative.split('/').filter(|p| !p.is_empty() && *p != ".") {
+        if part == ".." {
+            return Err(outside());
+        }
+        path.push(part);
+    }
+    Ok(path)
+}
+
+/// The digest of a deterministic output: the sha256 of a file; for a folder, the keccak of
+/// the concatenated sha256 of its files, sorted by name (iExec's file-tree hash).
+pub fn digest_of(path: &Path) -> Result<B256> {
+    let missing = |e: std::io::Error| {
+        Error::BadResult(format!(
+            "the deterministic output {} cannot be read: {e}",
+            path.display()
+        ))
+    };
+    let meta = std::fs::symlink_metadata(path).map_err(missing)?;
+    if meta.is_file() {
+        return Ok(B256::from(<[u8; 32]>::from(Sha256::digest(
+            std::fs::read(path).map_err(missing)?,
+        ))));
+    }
+    if !meta.is_dir() {
+        return Err(Error::BadResult(format!(
+            "the deterministic output {} is neither a file nor a folder",
+            path.display()
+        )));
+    }
+    let mut names: Vec<_> = std::fs::read_dir(path)
+        .map_err(missing)?
+        .map(|entry| entry.map(|e| e.file_name()))
+        .collect::<std::io::Result<_>>()
+        .map_err(missing)?;
+    names.sort();
+    let mut hashes = Vec::with_capacity(names.len() * 32);
+    for name in names {
+        let child = path.join(&name);
+        if !std::fs::symlink_metadata(&child)
+            .map_err(missing)?
+            .is_file()
+        {
+            return Err(Error::BadResult(format!(
+                "the deterministic folder {} holds {}, which is not a file",
+                path.display(),
+                name.to_string_lossy()
+            )));
+        }
+        hashes.extend_from_slice(&Sha256::digest(std::fs::read(&child).map_err(missing)?));
+    }
+    Ok(keccak256(&hashes))
+}
+
+/// Writes the output directory as a zip archive to `archive`: every file, sorted by path,
+/// stored with fixed times and modes, so that the same output gives the same bytes.
+pub fn write_archive(output_dir: &Path, archive: &Path) -> Result<()> {
+    let mut files = Vec::new();
+    collect(output_dir, output_dir, &mut files)?;
+    files.sort();
+    let file = std::fs::File::create(archive).map_err(Error::io(archive))?;
+    let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(0o644);
+    let zip_error = |e: zip::result::ZipError| Error::Io {
+        path: archive.to_path_buf(),
+        source: std::io::Error::other(e),
+    };
+    for relative in files {
+        let path = output_dir.join(&relative);
+        let bytes = std::fs::read(&path).map_err(Error::io(&path))?;
+        zip.start_file(relative, options).map_err(zip_error)?;
+        zip.write_all(&bytes).map_err(Error::io(archive))?;
+    }
+    let mut inner = zip.finish().map_err(zip_error)?;
+    inner.flush().map_err(Error::io(archive))?;
+    Ok(())
+}
+
+fn collect(root: &Path, dir: &Path, files: &mut Vec<String>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(Error::io(dir))? {
+        let entry = entry.map_err(Error::io(dir))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(Error::io(&path))?;
+        if kind.is_dir() {
+            collect(root, &path, files)?;
+        } else if kind.is_file() {
+            let relative = path.strip_prefix(root).unwrap_or(&path);
+            files.push(relative.to_string_lossy().replace('\\', "/"));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn out_dir(files: &[(&str, &[u8])]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, bytes) in files {
+            let path = dir.path().join(name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, bytes).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn a_file_digest_is_its_sha256() {
+        let dir = out_dir(&[
+            ("result.txt", b"abc"),
+            (
+                "computed.json",
+                br#"{"deterministic-output-path":"/iexec_out/result.txt"}"#,
+            ),
+        ]);
+        let result = TaskResult::read(dir.path()).unwrap();
+        assert_eq!(
+            result.digest.to_string(),
+            "0xba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn a_folder_digest_is_the_keccak_of_its_sorted_file_hashes() {
+        let dir = out_dir(&[
+            ("res/b", b"2"),
+            ("res/a", b"1"),
+            (
+                "computed.json",
+                br#"{"deterministic-output-path":"/iexec_out/res"}"#,
+            ),
+        ]);
+        let result = TaskResult::read(dir.path()).unwrap();
+        let mut both = Sha256::digest(b"1").to_vec();
+        both.extend(Sha256::digest(b"2"));
+        assert_eq!(result.digest, keccak256(&both));
+    }
+
+    #[test]
+    fn callback_data_is_digested_with_keccak() {
+        let dir = out_dir(&[("computed.json", br#"{"callback-data":"0x04d2"}"#)]);
+        let result = TaskResult::read(dir.path()).unwrap();
+        assert_eq!(result.callback_data, Some(vec![0x04, 0xd2]));
+        assert_eq!(result.digest, keccak256([0x04, 0xd2]));
+    }
+
+    #[test]
+    fn bad_computed_files_are_named() {
+        let cases: [(&[u8], &str); 5] = [
+            (b"{", "is not valid"),
+            (b"{}", "names neither"),
+            (
+                br#"{"deterministic-output-path":"/etc/passwd"}"#,
+                "is not under /iexec_out",
+            ),
+            (
+                br#"{"deterministic-output-path":"/iexec_out/../x"}"#,
+                "is not under /iexec_out",
+            ),
+            (br#"{"callback-data":"zz"}"#, "is not hex bytes"),
+        ];
+        for (json, expected) in cases {
+            let dir = out_dir(&[("computed.json", json)]);
+            let error = TaskResult::read(dir.path()).unwrap_err().to_string();
+            assert!(error.contains(expected), "{error}");
+        }
+        let empty = tempfile::tempdir().unwrap();
+        let error = TaskResult::read(empty.path()).unwrap_err().to_string();
+        assert!(
+            error.contains("wrote no /iexec_out/computed.json"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_archive_is_the_same_bytes_for_the_same_output() {
+        let files: [(&str, &[u8]); 3] = [
+            ("result.txt", b"abc"),
+            ("sub/x.bin", &[0, 1, 2]),
+            ("computed.json", b"{}"),
+        ];
+        let (a, b) = (out_dir(&files), out_dir(&files));
+        let target = tempfile::tempdir().unwrap();
+        let (za, zb) = (target.path().join("a.zip"), target.path().join("b.zip"));
+        write_archive(a.path(), &za).unwrap();
+        write_archive(b.path(), &zb).unwrap();
+        let bytes = std::fs::read(&za).unwrap();
+        assert_eq!(bytes, std::fs::read(&zb).unwrap());
+        let mut reader = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+        let names: Vec<_> = reader.file_names().map(String::from).collect();
+        assert_eq!(names.len(), 3);
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut reader.by_name("sub/x.bin").unwrap(), &mut text).ok();
+        assert_eq!(reader.by_name("result.txt").unwrap().size(), 3);
+    }
+}

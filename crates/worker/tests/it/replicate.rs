@@ -1,0 +1,146 @@
+//! A replicate as a worker runs it: the result digest and archive, the same digest twice,
+//! fetching a module by URL and refusing a tampered one.
+
+use std::path::PathBuf;
+
+use agora_worker::{
+    Checksum, DealParams, Error, Limits, Sandbox, TaskContext, Verdict, Workspace, execute, fetch,
+    write_archive,
+};
+use alloy_primitives::B256;
+use sha2::{Digest, Sha256};
+
+fn fixture_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/wat")
+        .join(name)
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    wat::parse_file(fixture_path(name)).unwrap()
+}
+
+fn context() -> TaskContext {
+    TaskContext {
+        task_id: B256::repeat_byte(1),
+        deal_id: B256::repeat_byte(2),
+        index: 0,
+        bot_first: 0,
+        bot_size: 1,
+        deal_start: 1_700_000_000,
+        params: DealParams::default(),
+        dataset: None,
+    }
+}
+
+#[test]
+fn a_result_gets_its_digest_and_the_same_run_gives_the_same_digest() {
+    let sandbox = Sandbox::new().unwrap();
+    let app = sandbox.load(&fixture("result.wat")).unwrap();
+    let mut digests = Vec::new();
+    for _ in 0..2 {
+        let dir = tempfile::tempdir().unwrap();
+        let workspace = Workspace::create(dir.path()).unwrap();
+        let execution = execute(
+            &sandbox,
+            &app,
+            &context(),
+            &workspace,
+            Limits::for_max_time(std::time::Duration::from_secs(1)),
+        )
+        .unwrap();
+        let Verdict::Result(result) = execution.verdict else {
+            panic!("{:?}", execution.verdict);
+        };
+        assert_eq!(
+            result.digest,
+            B256::from(<[u8; 32]>::from(Sha256::digest(b"42\n")))
+        );
+        let archive = dir.path().join("result.zip");
+        write_archive(&workspace.output(), &archive).unwrap();
+        digests.push((result.digest, std::fs::read(&archive).unwrap()));
+    }
+    assert_eq!(digests[0], digests[1], "same digest, same archive");
+}
+
+#[test]
+fn an_app_that_fails_gives_no_result_and_says_why() {
+    let sandbox = Sandbox::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = Workspace::create(dir.path()).unwrap();
+    let limits = Limits::for_max_time(std::time::Duration::from_secs(1));
+    let trap = sandbox.load(&fixture("trap.wat")).unwrap();
+    let execution = execute(&sandbox, &trap, &context(), &workspace, limits).unwrap();
+    let Verdict::Failed(reason) = execution.verdict else {
+        panic!("a trap gave a result");
+    };
+    assert!(reason.contains("stopped: trap"), "{reason}");
+    // An app that ends well but writes no computed.json.
+    let quiet = sandbox
+        .load(
+            &wat::parse_str(r#"(module (memory (export "memory") 1) (func (export "_start")))"#)
+                .unwrap(),
+        )
+        .unwrap();
+    let execution = execute(&sandbox, &quiet, &context(), &workspace, limits).unwrap();
+    assert_eq!(
+        execution.verdict,
+        Verdict::Failed("bad result: the app wrote no /iexec_out/computed.json (No such file or directory (os error 2))".into())
+    );
+}
+
+#[test]
+fn a_tampered_module_is_refused_before_it_is_compiled() {
+    let sandbox = Sandbox::new().unwrap();
+    let bytes = fixture("result.wat");
+    let checksum = Checksum::of(&bytes);
+    let mut tampered = bytes.clone();
+    let last = tampered.len() - 1;
+    tampered[last] ^= 1;
+    let Err(Error::ChecksumMismatch { expected, actual }) =
+        sandbox.load_verified(&tampered, checksum)
+    else {
+        panic!("a tampered module was accepted");
+    };
+    assert_eq!((expected, actual), (checksum, Checksum::of(&tampered)));
+    assert!(
+        sandbox.cached(&Checksum::of(&tampered)).is_none(),
+        "never compiled"
+    );
+    let app = sandbox.load_verified(&bytes, checksum).unwrap();
+    assert_eq!(app.checksum(), checksum);
+}
+
+#[tokio::test]
+async fn modules_are_fetched_by_file_and_http_urls() {
+    let bytes = fixture("result.wat");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.wasm");
+    std::fs::write(&path, &bytes).unwrap();
+    let fetched = fetch(&format!("file://{}", path.display())).await.unwrap();
+    assert_eq!(fetched, bytes);
+
+    let served = bytes.clone();
+    let router = axum::Router::new().route(
+        "/app.wasm",
+        axum::routing::get(move || {
+            let served = served.clone();
+            async move { served }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let fetched = fetch(&format!("http://{address}/app.wasm")).await.unwrap();
+    assert_eq!(fetched, bytes);
+    let Err(Error::Fetch { url, reason }) = fetch(&format!("http://{address}/missing")).await
+    else {
+        panic!("a 404 was fetched");
+    };
+    assert!(url.ends_with("/missing"));
+    assert!(reason.contains("404"), "{reason}");
+    let Err(Error::Fetch { reason, .. }) = fetch("ftp://example.com/app.wasm").await else {
+        panic!("ftp was fetched");
+    };
+    assert!(reason.contains("only file://"), "{reason}");
+}
