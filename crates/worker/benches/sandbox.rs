@@ -69,7 +69,12 @@ fn bench(c: &mut Criterion) {
     group.sample_size(10);
     group.bench_function("compile", |b| {
         let bytes = hello();
-        b.iter(|| Sandbox::new().expect("a sandbox").load(&bytes).expect("compiles"))
+        b.iter(|| {
+            Sandbox::new()
+                .expect("a sandbox")
+                .load(&bytes)
+                .expect("compiles")
+        })
     });
     group.finish();
 }

@@ -144,3 +144,63 @@ async fn modules_are_fetched_by_file_and_http_urls() {
     };
     assert!(reason.contains("only file://"), "{reason}");
 }
+
+#[test]
+fn the_app_gets_the_task_arguments_and_environment() {
+    let sandbox = Sandbox::new().unwrap();
+    let app = sandbox.load(&fixture("env.wat")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = Workspace::create(dir.path()).unwrap();
+    let mut context = context();
+    context.params = DealParams::parse(
+        r#"{"iexec_args":"one 'two words'","iexec_input_files":["https://example.com/a.csv"]}"#,
+    )
+    .unwrap();
+    context.dataset = Some(agora_worker::DatasetInput::new(
+        alloy_primitives::Address::repeat_byte(9),
+    ));
+    let limits = Limits::for_max_time(std::time::Duration::from_secs(1));
+    let execution = execute(&sandbox, &app, &context, &workspace, limits).unwrap();
+    let stdout = String::from_utf8(execution.outcome.stdout).unwrap();
+    let (args, env) = stdout.split_once("\0\0").unwrap();
+    assert_eq!(
+        args.split('\0').collect::<Vec<_>>(),
+        ["app", "one", "two words"]
+    );
+    let env: Vec<&str> = env.trim_end_matches('\0').split('\0').collect();
+    let expected: Vec<String> = context
+        .env()
+        .into_iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    assert_eq!(env, expected);
+    for variable in [
+        "IEXEC_IN=/iexec_in",
+        "IEXEC_OUT=/iexec_out",
+        "IEXEC_TASK_ID=0x0101010101010101010101010101010101010101010101010101010101010101",
+        "IEXEC_INPUT_FILES_NUMBER=1",
+        "IEXEC_DATASET_FILENAME=0x0909090909090909090909090909090909090909",
+    ] {
+        assert!(env.contains(&variable), "{variable} in {env:?}");
+    }
+    assert!(
+        !env.iter()
+            .any(|v| v.starts_with("PATH=") || v.starts_with("HOME=")),
+        "nothing of the host's"
+    );
+}
+
+#[test]
+fn an_app_has_no_network() {
+    let sandbox = Sandbox::new().unwrap();
+    let app = sandbox.load(&fixture("network.wat")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = Workspace::create(dir.path()).unwrap();
+    let limits = Limits::for_max_time(std::time::Duration::from_secs(1));
+    let execution = execute(&sandbox, &app, &context(), &workspace, limits).unwrap();
+    assert_eq!(
+        execution.outcome.exit,
+        agora_worker::Exit::Code(1),
+        "no socket to accept on"
+    );
+}
