@@ -249,9 +249,26 @@ impl ResourceLimiter for Host {
 }
 
 impl Sandbox {
-    /// A sandbox with its engine and its clock thread.
+    /// A sandbox with its engine and its clock thread; compiled apps are kept in memory.
     pub fn new() -> Result<Self> {
+        Self::build(None)
+    }
+
+    /// A sandbox that also keeps the compiled apps in `dir`, so that a worker restarted later
+    /// does not compile them again (wasmtime's compilation cache, keyed by the module and the
+    /// engine's settings).
+    pub fn with_cache_dir(dir: &Path) -> Result<Self> {
+        Self::build(Some(dir))
+    }
+
+    fn build(cache_dir: Option<&Path>) -> Result<Self> {
         let mut config = Config::new();
+        if let Some(dir) = cache_dir {
+            std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+            let mut cache = wasmtime::CacheConfig::new();
+            cache.with_directory(dir);
+            config.cache(Some(wasmtime::Cache::new(cache).map_err(Error::engine)?));
+        }
         config
             .consume_fuel(true)
             .epoch_interruption(true)

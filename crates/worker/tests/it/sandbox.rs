@@ -234,3 +234,36 @@ fn a_module_that_is_not_a_wasi_app_is_refused_before_it_runs() {
     };
     assert!(message.contains("syscall"), "{message}");
 }
+
+#[test]
+fn a_cache_directory_keeps_compiled_apps_for_the_next_sandbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let bytes = fixture("time_random.wat");
+    let files = |path: &std::path::Path| -> usize { walk(path) };
+    fn walk(path: &std::path::Path) -> usize {
+        std::fs::read_dir(path)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|e| {
+                        if e.path().is_dir() {
+                            walk(&e.path())
+                        } else {
+                            1
+                        }
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+    {
+        let sandbox = Sandbox::with_cache_dir(&cache).unwrap();
+        sandbox.load(&bytes).unwrap();
+    }
+    assert!(walk(&cache) > 0, "the compiled module is on disk");
+    // A new sandbox (a restarted worker) loads it from there and runs it the same.
+    let sandbox = Sandbox::with_cache_dir(&cache).unwrap();
+    let app = sandbox.load(&bytes).unwrap();
+    assert_eq!(run(&sandbox, &app, small_limits()).exit, Exit::Success);
+}
