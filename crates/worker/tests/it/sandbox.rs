@@ -240,7 +240,6 @@ fn a_cache_directory_keeps_compiled_apps_for_the_next_sandbox() {
     let dir = tempfile::tempdir().unwrap();
     let cache = dir.path().join("cache");
     let bytes = fixture("time_random.wat");
-    let files = |path: &std::path::Path| -> usize { walk(path) };
     fn walk(path: &std::path::Path) -> usize {
         std::fs::read_dir(path)
             .map(|entries| {
