@@ -30,16 +30,12 @@ use alloy::{
 #[path = "../tests/it/orders.rs"]
 mod orders;
 
-/// The tests' market and its lifecycle scenario (`tests/it/market.rs`), shared.
-#[path = "../tests/it/market.rs"]
-mod market;
-
-use market::{LifecycleGas, mined};
-
-use orders::{
-    app_order, dataset_order, op_code, request_order, sign_operation, sol_app, sol_dataset,
-    sol_request, sol_workerpool, workerpool_order,
+use agora_testkit::{
+    market::{self, LifecycleGas},
+    mined,
 };
+
+use orders::{app_order, dataset_order, op_code, request_order, sign_operation, workerpool_order};
 
 /// A chain in memory with the protocol contracts deployed at genesis (as the tests' `Net`).
 struct Net {
@@ -49,18 +45,7 @@ struct Net {
 
 impl Net {
     async fn start() -> Self {
-        let config = Config::test();
-        let deployer = agora_chain::derive_dev_accounts(&config.mnemonic, 1)
-            .expect("the dev mnemonic derives")[0]
-            .address;
-        let handle = agora_chain::spawn(Config {
-            genesis: agora_contracts::genesis(deployer),
-            ..config
-        })
-        .await
-        .expect("the chain starts with the contracts");
-        let deployment =
-            Deployment::from_file(handle.deployment()).expect("every contract is deployed");
+        let (handle, deployment) = market::start_chain(Config::test().accounts).await;
         Self { handle, deployment }
     }
 
@@ -181,7 +166,7 @@ async fn order_management() -> Orders {
 
     let order = app_order(app);
     let receipt = mined!(net.hub(owner).manageAppOrder(LibOrders::AppOrderOperation {
-        order: sol_app(&order),
+        order: LibOrders::AppOrder::from(&order),
         operation: op_code(OrderOperation::Sign),
         sign: Bytes::new(),
     }));
@@ -190,7 +175,7 @@ async fn order_management() -> Orders {
     let receipt = mined!(
         net.hub(relayer)
             .manageAppOrder(LibOrders::AppOrderOperation {
-                order: sol_app(&order),
+                order: LibOrders::AppOrder::from(&order),
                 operation: op_code(OrderOperation::Close),
                 sign,
             })
@@ -202,7 +187,7 @@ async fn order_management() -> Orders {
     let receipt = mined!(
         net.hub(relayer)
             .manageDatasetOrder(LibOrders::DatasetOrderOperation {
-                order: sol_dataset(&order),
+                order: LibOrders::DatasetOrder::from(&order),
                 operation: op_code(OrderOperation::Sign),
                 sign,
             })
@@ -214,7 +199,7 @@ async fn order_management() -> Orders {
     let receipt = mined!(
         net.hub(owner)
             .manageDatasetOrder(LibOrders::DatasetOrderOperation {
-                order: sol_dataset(&order),
+                order: LibOrders::DatasetOrder::from(&order),
                 operation: op_code(OrderOperation::Close),
                 sign: Bytes::new(),
             })
@@ -224,7 +209,7 @@ async fn order_management() -> Orders {
     let order = workerpool_order(pool);
     let receipt = mined!(net.hub(owner).manageWorkerpoolOrder(
         LibOrders::WorkerpoolOrderOperation {
-            order: sol_workerpool(&order),
+            order: LibOrders::WorkerpoolOrder::from(&order),
             operation: op_code(OrderOperation::Sign),
             sign: Bytes::new(),
         }
@@ -236,7 +221,7 @@ async fn order_management() -> Orders {
     let sign = sign_operation(&order, OrderOperation::Close, &domain, &owner_key);
     let receipt = mined!(net.hub(relayer).manageWorkerpoolOrder(
         LibOrders::WorkerpoolOrderOperation {
-            order: sol_workerpool(&order),
+            order: LibOrders::WorkerpoolOrder::from(&order),
             operation: op_code(OrderOperation::Close),
             sign,
         }
@@ -251,7 +236,7 @@ async fn order_management() -> Orders {
     let receipt = mined!(
         net.hub(relayer)
             .manageRequestOrder(LibOrders::RequestOrderOperation {
-                order: sol_request(&order),
+                order: LibOrders::RequestOrder::from(&order),
                 operation: op_code(OrderOperation::Sign),
                 sign,
             })
@@ -263,7 +248,7 @@ async fn order_management() -> Orders {
     let receipt = mined!(
         net.hub(owner)
             .manageRequestOrder(LibOrders::RequestOrderOperation {
-                order: sol_request(&order),
+                order: LibOrders::RequestOrder::from(&order),
                 operation: op_code(OrderOperation::Close),
                 sign: Bytes::new(),
             })
@@ -427,7 +412,7 @@ fn render(d: &Deposits, o: &Orders, l: &LifecycleGas) -> String {
     ));
     line("");
     line("Whole tasks exclude `matchOrders`, which a deal of volume N shares among its N tasks.");
-    line("The scenario (`market::lifecycle_gas` in `crates/contracts/tests/it/market.rs`, whose");
+    line("The scenario (`market::lifecycle_gas` in `crates/testkit/src/market.rs`, whose");
     line(
         "ceilings the test `hub_tasks::every_lifecycle_call_costs_at_most_60_percent_of_iexecs_average`",
     );

@@ -8,6 +8,7 @@
 //! [`deploy`] puts the protocol on any Ethereum chain, and with the `genesis` feature
 //! [`genesis`] lists what the embedded dev chain deploys.
 
+mod convert;
 mod deploy;
 mod deployment;
 mod error;

@@ -1,5 +1,8 @@
 //! Test support shared by the workspace's tests.
 //!
+//! [`market::World`] is a small market on a chain: the protocol, funded actors, assets, signed
+//! orders and the task lifecycle, one call each.
+//!
 //! [`Anvil`] runs the reference node the tests compare the embedded chain with (and run the
 //! protocol on, to show it needs nothing of ours): the pinned `@foundry-rs/anvil` from the
 //! workspace's `node_modules` (`npm ci` installs it; `.ci/run` does).
@@ -12,6 +15,8 @@ use std::{
 };
 
 use anyhow::{Context as _, Result, anyhow, bail, ensure};
+
+pub mod market;
 use serde_json::{Value, json};
 
 /// How long anvil may take to answer its first request.

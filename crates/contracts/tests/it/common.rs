@@ -18,7 +18,8 @@ pub(crate) struct Net {
 
 impl Net {
     pub(crate) async fn start() -> Self {
-        let (handle, deployment) = crate::market::start_chain(Config::test().accounts).await;
+        let (handle, deployment) =
+            agora_testkit::market::start_chain(Config::test().accounts).await;
         Self { handle, deployment }
     }
 
@@ -68,15 +69,8 @@ pub(crate) fn emitted<E: alloy::sol_types::SolEvent>(
     receipt: &alloy::rpc::types::TransactionReceipt,
     emitter: Address,
 ) -> E {
-    receipt
-        .inner
-        .logs()
-        .iter()
-        .filter(|log| log.address() == emitter)
-        .find_map(|log| log.log_decode::<E>().ok())
+    agora_testkit::market::event(receipt, emitter)
         .unwrap_or_else(|| panic!("no {} from {emitter} in {receipt:?}", E::SIGNATURE))
-        .inner
-        .data
 }
 
 /// The custom error `E` a call reverted with.
@@ -86,4 +80,4 @@ pub(crate) fn reverted_with<E: SolError>(error: alloy::contract::Error) -> E {
         .unwrap_or_else(|| panic!("expected {}, got {error:?}", E::SIGNATURE))
 }
 
-pub(crate) use crate::market::mined;
+pub(crate) use agora_testkit::mined;

@@ -20,7 +20,7 @@ use proptest::{
     test_runner::{Config, TestRunner},
 };
 
-use crate::market::{
+use agora_testkit::market::{
     APP_OWNER, DATASET_OWNER, KITTY, REQUESTER, RESULT_LINK, SCHEDULER, SPONSOR, STRANGER, TIMEREF,
     WORKERS, World, deal_of, rlc,
 };

@@ -10,7 +10,7 @@ use alloy::{
     sol_types::{SolCall, SolError},
 };
 
-use crate::market::{
+use agora_testkit::market::{
     APP_OWNER, CATEGORY, DATASET_OWNER, KITTY, Orders, REQUESTER, SCHEDULER, SPONSOR, STRANGER,
     SolOrders, World, deal_of, event, null_dataset, reverted, rlc,
 };

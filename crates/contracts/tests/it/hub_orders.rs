@@ -13,10 +13,7 @@ use alloy::{
 
 use crate::{
     common::{EscrowHarness, Net, emitted, mined, reverted_with, token_id},
-    orders::{
-        app_order, dataset_order, op_code, request_order, sign_operation, sol_app, sol_dataset,
-        sol_request, sol_workerpool, workerpool_order,
-    },
+    orders::{app_order, dataset_order, op_code, request_order, sign_operation, workerpool_order},
 };
 
 alloy::sol!(
@@ -82,7 +79,7 @@ fn app_operation(
     sign: Bytes,
 ) -> LibOrders::AppOrderOperation {
     LibOrders::AppOrderOperation {
-        order: sol_app(order),
+        order: LibOrders::AppOrder::from(order),
         operation: op_code(operation),
         sign,
     }
@@ -220,7 +217,7 @@ async fn every_order_kind_is_presigned_and_closed_by_its_owner_or_its_signed_ope
     let sign = sign_operation(&order, OrderOperation::Sign, &domain, &owner_key);
     let receipt = mined!(
         hub(&net, relayer).manageDatasetOrder(LibOrders::DatasetOrderOperation {
-            order: sol_dataset(&order),
+            order: LibOrders::DatasetOrder::from(&order),
             operation: op_code(OrderOperation::Sign),
             sign,
         })
@@ -239,7 +236,7 @@ async fn every_order_kind_is_presigned_and_closed_by_its_owner_or_its_signed_ope
     );
     let receipt = mined!(
         hub(&net, owner).manageDatasetOrder(LibOrders::DatasetOrderOperation {
-            order: sol_dataset(&order),
+            order: LibOrders::DatasetOrder::from(&order),
             operation: op_code(OrderOperation::Close),
             sign: Bytes::new(),
         })
@@ -255,7 +252,7 @@ async fn every_order_kind_is_presigned_and_closed_by_its_owner_or_its_signed_ope
     );
     let error = hub(&net, stranger)
         .manageDatasetOrder(LibOrders::DatasetOrderOperation {
-            order: sol_dataset(&order),
+            order: LibOrders::DatasetOrder::from(&order),
             operation: op_code(OrderOperation::Close),
             sign: Bytes::new(),
         })
@@ -269,7 +266,7 @@ async fn every_order_kind_is_presigned_and_closed_by_its_owner_or_its_signed_ope
     let hash = *order.hash(&domain).as_b256();
     let receipt = mined!(hub(&net, owner).manageWorkerpoolOrder(
         LibOrders::WorkerpoolOrderOperation {
-            order: sol_workerpool(&order),
+            order: LibOrders::WorkerpoolOrder::from(&order),
             operation: op_code(OrderOperation::Sign),
             sign: Bytes::new(),
         }
@@ -282,7 +279,7 @@ async fn every_order_kind_is_presigned_and_closed_by_its_owner_or_its_signed_ope
     let sign = sign_operation(&order, OrderOperation::Close, &domain, &owner_key);
     let receipt = mined!(hub(&net, relayer).manageWorkerpoolOrder(
         LibOrders::WorkerpoolOrderOperation {
-            order: sol_workerpool(&order),
+            order: LibOrders::WorkerpoolOrder::from(&order),
             operation: op_code(OrderOperation::Close),
             sign,
         }
@@ -306,7 +303,7 @@ async fn every_order_kind_is_presigned_and_closed_by_its_owner_or_its_signed_ope
     let sign = sign_operation(&order, OrderOperation::Sign, &domain, &owner_key);
     let receipt = mined!(
         hub(&net, relayer).manageRequestOrder(LibOrders::RequestOrderOperation {
-            order: sol_request(&order),
+            order: LibOrders::RequestOrder::from(&order),
             operation: op_code(OrderOperation::Sign),
             sign,
         })
@@ -325,7 +322,7 @@ async fn every_order_kind_is_presigned_and_closed_by_its_owner_or_its_signed_ope
     );
     let receipt = mined!(
         hub(&net, owner).manageRequestOrder(LibOrders::RequestOrderOperation {
-            order: sol_request(&order),
+            order: LibOrders::RequestOrder::from(&order),
             operation: op_code(OrderOperation::Close),
             sign: Bytes::new(),
         })
@@ -341,7 +338,7 @@ async fn every_order_kind_is_presigned_and_closed_by_its_owner_or_its_signed_ope
     );
     let error = hub(&net, stranger)
         .manageRequestOrder(LibOrders::RequestOrderOperation {
-            order: sol_request(&order),
+            order: LibOrders::RequestOrder::from(&order),
             operation: op_code(OrderOperation::Sign),
             sign: Bytes::new(),
         })

@@ -14,13 +14,12 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 
-use crate::{
-    common::EscrowHarness,
-    market::{
-        APP_OWNER, DATASET_OWNER, KITTY, REQUESTER, SCHEDULER, SPONSOR, STRANGER, TIMEREF, WORKERS,
-        World, event, events, reverted, rlc,
-    },
+use agora_testkit::market::{
+    APP_OWNER, DATASET_OWNER, KITTY, REQUESTER, SCHEDULER, SPONSOR, STRANGER, TIMEREF, WORKERS,
+    World, event, events, reverted, rlc,
 };
+
+use crate::common::EscrowHarness;
 
 alloy::sol!(
     /// A result callback that stores, reverts, burns its gas or returns a huge buffer (tests
@@ -625,7 +624,7 @@ async fn an_nft_transfer_changes_who_signs_the_orders_and_who_is_paid() {
     assert_eq!(e.owner, world.address(new_owner));
     let signed = world.sign_as(&after, new_owner, DATASET_OWNER, SCHEDULER, REQUESTER);
     let receipt = world.try_match(REQUESTER, &signed).await.unwrap();
-    let after_deal = crate::market::deal_of(&receipt, world.hub);
+    let after_deal = agora_testkit::market::deal_of(&receipt, world.hub);
 
     let before = free(&world).await;
     for (deal, worker) in [(before_deal, WORKERS[0]), (after_deal, WORKERS[1])] {
@@ -1036,7 +1035,7 @@ fn ceiling(iexec_average: u64) -> u64 {
 
 #[tokio::test]
 async fn every_lifecycle_call_costs_at_most_60_percent_of_iexecs_average() {
-    let gas = crate::market::lifecycle_gas().await;
+    let gas = agora_testkit::market::lifecycle_gas().await;
     println!("{gas:#?}");
     let checks = [
         ("matchOrders (first deal)", gas.match_first, 760_843),
@@ -1075,8 +1074,8 @@ async fn every_lifecycle_call_costs_at_most_60_percent_of_iexecs_average() {
 async fn the_protocol_runs_unchanged_on_anvil_and_costs_the_same_gas() {
     // The lifecycle scenario of docs/GAS.md on the reference node, the protocol deployed by
     // ordinary transactions: every call succeeds and costs exactly what it costs here.
-    let theirs = crate::market::lifecycle_gas_on(World::start_on_anvil().await).await;
-    let ours = crate::market::lifecycle_gas().await;
+    let theirs = agora_testkit::market::lifecycle_gas_on(World::start_on_anvil().await).await;
+    let ours = agora_testkit::market::lifecycle_gas().await;
     assert_eq!(theirs, ours);
 }
 
@@ -1097,7 +1096,7 @@ async fn the_protocol_deploys_on_another_chain_with_an_existing_erc20() {
     assert_eq!(hub.token().call().await.unwrap(), *token.address());
     assert_eq!(hub.owner().call().await.unwrap(), account.address);
     assert_eq!(hub.countCategory().call().await.unwrap(), U256::from(5));
-    crate::market::mined!(token.approve(deployment.hub, rlc(7)));
-    crate::market::mined!(hub.deposit(rlc(7)));
+    agora_testkit::mined!(token.approve(deployment.hub, rlc(7)));
+    agora_testkit::mined!(hub.deposit(rlc(7)));
     assert_eq!(hub.balanceOf(account.address).call().await.unwrap(), rlc(7));
 }

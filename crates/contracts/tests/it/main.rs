@@ -13,7 +13,6 @@ mod hub_accounts;
 mod hub_deals;
 mod hub_orders;
 mod hub_tasks;
-mod market;
 mod orders;
 mod registries;
 mod token;

@@ -2,7 +2,6 @@
 //! file) send: agora-primitives' orders, their Solidity counterparts and the owner's signed
 //! operation.
 
-use agora_contracts::LibOrders;
 use agora_primitives::{
     AppOrder, DatasetOrder, Domain, Nrlc, Order, OrderOperation, RequestOrder, Tag, WorkerpoolOrder,
 };
@@ -65,71 +64,6 @@ pub(crate) fn request_order(requester: Address) -> RequestOrder {
         params: r#"{"iexec_args":"Alice"}"#.into(),
         salt: SALT,
         ..Default::default()
-    }
-}
-
-pub(crate) fn sol_app(o: &AppOrder) -> LibOrders::AppOrder {
-    LibOrders::AppOrder {
-        app: o.app,
-        appprice: o.appprice.get(),
-        volume: o.volume,
-        tag: *o.tag.as_b256(),
-        datasetrestrict: o.datasetrestrict,
-        workerpoolrestrict: o.workerpoolrestrict,
-        requesterrestrict: o.requesterrestrict,
-        salt: o.salt,
-        sign: Bytes::new(),
-    }
-}
-
-pub(crate) fn sol_dataset(o: &DatasetOrder) -> LibOrders::DatasetOrder {
-    LibOrders::DatasetOrder {
-        dataset: o.dataset,
-        datasetprice: o.datasetprice.get(),
-        volume: o.volume,
-        tag: *o.tag.as_b256(),
-        apprestrict: o.apprestrict,
-        workerpoolrestrict: o.workerpoolrestrict,
-        requesterrestrict: o.requesterrestrict,
-        salt: o.salt,
-        sign: Bytes::new(),
-    }
-}
-
-pub(crate) fn sol_workerpool(o: &WorkerpoolOrder) -> LibOrders::WorkerpoolOrder {
-    LibOrders::WorkerpoolOrder {
-        workerpool: o.workerpool,
-        workerpoolprice: o.workerpoolprice.get(),
-        volume: o.volume,
-        tag: *o.tag.as_b256(),
-        category: o.category,
-        trust: o.trust,
-        apprestrict: o.apprestrict,
-        datasetrestrict: o.datasetrestrict,
-        requesterrestrict: o.requesterrestrict,
-        salt: o.salt,
-        sign: Bytes::new(),
-    }
-}
-
-pub(crate) fn sol_request(o: &RequestOrder) -> LibOrders::RequestOrder {
-    LibOrders::RequestOrder {
-        app: o.app,
-        appmaxprice: o.appmaxprice.get(),
-        dataset: o.dataset,
-        datasetmaxprice: o.datasetmaxprice.get(),
-        workerpool: o.workerpool,
-        workerpoolmaxprice: o.workerpoolmaxprice.get(),
-        requester: o.requester,
-        volume: o.volume,
-        tag: *o.tag.as_b256(),
-        category: o.category,
-        trust: o.trust,
-        beneficiary: o.beneficiary,
-        callback: o.callback,
-        params: o.params.clone(),
-        salt: o.salt,
-        sign: Bytes::new(),
     }
 }
 

@@ -1,9 +1,7 @@
-//! A small market on the embedded chain, shared by the deal and task tests and the gas report
-//! (`examples/gas_report.rs` includes this file): the protocol deployed at genesis, funded
-//! actors, an app, a dataset and a workerpool, signed orders, and the lifecycle calls, each
-//! sent as its actor and returning its receipt.
-
-#![allow(dead_code, reason = "the tests and the gas report each use a part")]
+//! A small market on a chain (the embedded one, or anvil), for the protocol's tests, the gas
+//! report (`crates/contracts/examples/gas_report.rs`) and the services' end-to-end tests: the
+//! protocol deployed, funded actors, an app, a dataset and a workerpool, signed orders, and the
+//! lifecycle calls, each sent as its actor and returning its receipt.
 
 use agora_chain::{Config, Handle};
 use agora_contracts::{
@@ -22,32 +20,32 @@ use alloy::{
     sol_types::SolEvent,
 };
 
-use crate::orders::{sol_app, sol_dataset, sol_request, sol_workerpool};
-
 /// Dev account indices of the actors.
-pub(crate) const DEPLOYER: usize = 0;
-pub(crate) const APP_OWNER: usize = 1;
-pub(crate) const DATASET_OWNER: usize = 2;
-pub(crate) const SCHEDULER: usize = 3;
-pub(crate) const REQUESTER: usize = 4;
-pub(crate) const SPONSOR: usize = 5;
-pub(crate) const WORKERS: [usize; 5] = [6, 7, 8, 9, 10];
-pub(crate) const STRANGER: usize = 11;
+pub const DEPLOYER: usize = 0;
+pub const APP_OWNER: usize = 1;
+pub const DATASET_OWNER: usize = 2;
+pub const SCHEDULER: usize = 3;
+pub const REQUESTER: usize = 4;
+pub const SPONSOR: usize = 5;
+pub const WORKERS: [usize; 5] = [6, 7, 8, 9, 10];
+pub const STRANGER: usize = 11;
 const ACCOUNTS: u32 = 12;
 
 /// iExec's kitty account (spec §5.4).
-pub(crate) const KITTY: Address = address!("0x99c2268479b93fDe36232351229815DF80837e23");
+pub const KITTY: Address = address!("0x99c2268479b93fDe36232351229815DF80837e23");
 
 /// The category of the default orders (XS) and its time reference.
-pub(crate) const CATEGORY: u64 = 0;
-pub(crate) const TIMEREF: u64 = 300;
+pub const CATEGORY: u64 = 0;
+pub const TIMEREF: u64 = 300;
 
 /// `n` RLC in nRLC.
-pub(crate) fn rlc(n: u64) -> U256 {
+pub fn rlc(n: u64) -> U256 {
     U256::from(n) * U256::from(Nrlc::PER_RLC)
 }
 
-/// Sends `call`, waits for its receipt and checks that it succeeded.
+/// Sends `call`, waits for its receipt and checks that it succeeded (the caller needs the
+/// `alloy` crate).
+#[macro_export]
 macro_rules! mined {
     ($call:expr) => {{
         let receipt: alloy::rpc::types::TransactionReceipt = $call
@@ -61,64 +59,65 @@ macro_rules! mined {
         receipt
     }};
 }
-pub(crate) use mined;
 
 /// The asset contracts.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Assets {
-    pub(crate) app: Address,
-    pub(crate) dataset: Address,
-    pub(crate) workerpool: Address,
+pub struct Assets {
+    pub app: Address,
+    pub dataset: Address,
+    pub workerpool: Address,
 }
 
 /// The four orders of a deal, unsigned; `dataset: None` for a deal without a dataset.
 #[derive(Debug, Clone)]
-pub(crate) struct Orders {
-    pub(crate) app: AppOrder,
-    pub(crate) dataset: Option<DatasetOrder>,
-    pub(crate) workerpool: WorkerpoolOrder,
-    pub(crate) request: RequestOrder,
+pub struct Orders {
+    pub app: AppOrder,
+    pub dataset: Option<DatasetOrder>,
+    pub workerpool: WorkerpoolOrder,
+    pub request: RequestOrder,
 }
 
 /// The four orders as matchOrders takes them, signed.
 #[derive(Debug, Clone)]
-pub(crate) struct SolOrders {
-    pub(crate) app: LibOrders::AppOrder,
-    pub(crate) dataset: LibOrders::DatasetOrder,
-    pub(crate) workerpool: LibOrders::WorkerpoolOrder,
-    pub(crate) request: LibOrders::RequestOrder,
+pub struct SolOrders {
+    pub app: LibOrders::AppOrder,
+    pub dataset: LibOrders::DatasetOrder,
+    pub workerpool: LibOrders::WorkerpoolOrder,
+    pub request: LibOrders::RequestOrder,
 }
 
 /// The node a [`World`] runs on.
-pub(crate) enum Node {
+#[derive(Debug)]
+pub enum Node {
     /// The embedded chain, in memory, with the protocol at genesis.
     Embedded(Handle),
     /// The reference node, to which the protocol was sent as ordinary transactions.
-    Anvil(agora_testkit::Anvil),
+    Anvil(crate::Anvil),
 }
 
 /// The chain, the hub under test and the assets.
-pub(crate) struct World {
-    pub(crate) node: Node,
+#[derive(Debug)]
+pub struct World {
+    pub node: Node,
     url: String,
     accounts: Vec<agora_chain::DevAccount>,
-    pub(crate) deployment: Deployment,
+    pub deployment: Deployment,
     /// The hub under test: genesis's, or a test harness sharing its token and modules.
-    pub(crate) hub: Address,
-    pub(crate) domain: Domain,
-    pub(crate) assets: Assets,
+    pub hub: Address,
+    pub domain: Domain,
+    pub assets: Assets,
 }
 
 impl World {
     /// The protocol at genesis, every actor with 1,000 RLC of which 500 deposited, the assets
     /// created.
-    pub(crate) async fn start() -> Self {
+    pub async fn start() -> Self {
         Self::start_with(None).await
     }
 
     /// As [`World::start`], with the hub under test deployed by the caller's `deploy`, given the
     /// chain and the genesis deployment (a test harness).
-    pub(crate) async fn start_with_hub<F, Fut>(deploy: F) -> Self
+    pub async fn start_with_hub<F, Fut>(deploy: F) -> Self
     where
         F: FnOnce(DynProvider, Deployment) -> Fut,
         Fut: std::future::Future<Output = Address>,
@@ -134,8 +133,8 @@ impl World {
 
     /// As [`World::start`], on anvil: the protocol deployed by [`agora_contracts::deploy`] from
     /// dev account 0, ordinary transactions.
-    pub(crate) async fn start_on_anvil() -> Self {
-        let anvil = agora_testkit::Anvil::spawn(&["--accounts", &ACCOUNTS.to_string()])
+    pub async fn start_on_anvil() -> Self {
+        let anvil = crate::Anvil::spawn(&["--accounts", &ACCOUNTS.to_string()])
             .await
             .expect("anvil starts");
         let deployer = &dev_accounts()[DEPLOYER];
@@ -196,7 +195,7 @@ impl World {
     }
 
     /// Creates an app, a dataset and a workerpool for these owners.
-    pub(crate) async fn create_assets(&self, app: usize, dataset: usize, pool: usize) -> Assets {
+    pub async fn create_assets(&self, app: usize, dataset: usize, pool: usize) -> Assets {
         let registry = AppRegistry::new(self.deployment.app_registry, self.provider(DEPLOYER));
         let call = registry.createApp(
             self.address(app),
@@ -230,35 +229,35 @@ impl World {
         }
     }
 
-    pub(crate) fn address(&self, user: usize) -> Address {
+    pub fn address(&self, user: usize) -> Address {
         self.accounts[user].address
     }
 
-    pub(crate) fn signer(&self, user: usize) -> PrivateKeySigner {
+    pub fn signer(&self, user: usize) -> PrivateKeySigner {
         self.accounts[user].signer()
     }
 
-    pub(crate) fn provider(&self, user: usize) -> DynProvider {
+    pub fn provider(&self, user: usize) -> DynProvider {
         provider(&self.url, &self.accounts[user])
     }
 
     /// The hub under test, as `user`.
-    pub(crate) fn hub(&self, user: usize) -> Hub::HubInstance<DynProvider> {
+    pub fn hub(&self, user: usize) -> Hub::HubInstance<DynProvider> {
         Hub::new(self.hub, self.provider(user))
     }
 
-    pub(crate) fn token(&self, user: usize) -> RLC::RLCInstance<DynProvider> {
+    pub fn token(&self, user: usize) -> RLC::RLCInstance<DynProvider> {
         RLC::new(self.deployment.token, self.provider(user))
     }
 
     /// `user` deposits `amount` of its tokens.
-    pub(crate) async fn deposit(&self, user: usize, amount: U256) -> TransactionReceipt {
+    pub async fn deposit(&self, user: usize, amount: U256) -> TransactionReceipt {
         mined!(self.token(user).approve(self.hub, amount));
         mined!(self.hub(user).deposit(amount))
     }
 
     /// `account`'s free and locked SRLC.
-    pub(crate) async fn account(&self, account: Address) -> (U256, U256) {
+    pub async fn account(&self, account: Address) -> (U256, U256) {
         let agora_contracts::IexecLibCore::Account { stake, locked } = self
             .hub(DEPLOYER)
             .viewAccount(account)
@@ -269,7 +268,7 @@ impl World {
     }
 
     /// The free and locked SRLC of every actor, the hub and the kitty.
-    pub(crate) async fn accounts(&self) -> Vec<(U256, U256)> {
+    pub async fn accounts(&self) -> Vec<(U256, U256)> {
         let mut all = Vec::new();
         for user in 0..ACCOUNTS as usize {
             all.push(self.account(self.address(user)).await);
@@ -282,7 +281,7 @@ impl World {
     /// No token created or lost: the hub holds as many tokens as there is SRLC, the free
     /// balances (the hub's own included) add up to it, and the hub's own balance is exactly
     /// what is locked, the kitty included.
-    pub(crate) async fn assert_conserved(&self) {
+    pub async fn assert_conserved(&self) {
         let hub = self.hub(DEPLOYER);
         let held = self
             .token(DEPLOYER)
@@ -304,7 +303,7 @@ impl World {
 
     /// Orders that match: the app at 1 RLC, the workerpool at 10 RLC in category XS with
     /// trust up to 100, volume 1, no dataset, requested by [`REQUESTER`].
-    pub(crate) fn orders(&self) -> Orders {
+    pub fn orders(&self) -> Orders {
         let requester = self.address(REQUESTER);
         Orders {
             app: AppOrder {
@@ -340,7 +339,7 @@ impl World {
     }
 
     /// [`World::orders`] with the dataset at 2 RLC.
-    pub(crate) fn orders_with_dataset(&self) -> Orders {
+    pub fn orders_with_dataset(&self) -> Orders {
         let mut orders = self.orders();
         orders.dataset = Some(DatasetOrder {
             dataset: self.assets.dataset,
@@ -356,12 +355,12 @@ impl World {
 
     /// The orders signed by their owners (the asset owners of [`World::start`] and the
     /// requester).
-    pub(crate) fn sign(&self, orders: &Orders) -> SolOrders {
+    pub fn sign(&self, orders: &Orders) -> SolOrders {
         self.sign_as(orders, APP_OWNER, DATASET_OWNER, SCHEDULER, REQUESTER)
     }
 
     /// The orders signed by these accounts.
-    pub(crate) fn sign_as(
+    pub fn sign_as(
         &self,
         orders: &Orders,
         app: usize,
@@ -377,19 +376,19 @@ impl World {
                     .to_vec(),
             )
         };
-        let mut app_order = sol_app(&orders.app);
+        let mut app_order = LibOrders::AppOrder::from(&orders.app);
         app_order.sign = sign(orders.app.hash(&self.domain), app);
         let dataset_order = match &orders.dataset {
             Some(order) => {
-                let mut sol = sol_dataset(order);
+                let mut sol = LibOrders::DatasetOrder::from(order);
                 sol.sign = sign(order.hash(&self.domain), dataset);
                 sol
             }
             None => null_dataset(),
         };
-        let mut workerpool_order = sol_workerpool(&orders.workerpool);
+        let mut workerpool_order = LibOrders::WorkerpoolOrder::from(&orders.workerpool);
         workerpool_order.sign = sign(orders.workerpool.hash(&self.domain), pool);
-        let mut request_order = sol_request(&orders.request);
+        let mut request_order = LibOrders::RequestOrder::from(&orders.request);
         request_order.sign = sign(orders.request.hash(&self.domain), requester);
         SolOrders {
             app: app_order,
@@ -400,7 +399,7 @@ impl World {
     }
 
     /// matchOrders sent by `sender`; the revert, if any, as alloy reports it.
-    pub(crate) async fn try_match(
+    pub async fn try_match(
         &self,
         sender: usize,
         orders: &SolOrders,
@@ -418,7 +417,7 @@ impl World {
     }
 
     /// Signs and matches `orders` (sent by the requester); returns the deal id.
-    pub(crate) async fn deal(&self, orders: &Orders) -> (DealId, TransactionReceipt) {
+    pub async fn deal(&self, orders: &Orders) -> (DealId, TransactionReceipt) {
         let receipt = self
             .try_match(REQUESTER, &self.sign(orders))
             .await
@@ -429,30 +428,30 @@ impl World {
     // ---- The task lifecycle ----
 
     /// Matches `orders` and initializes the deal's first task.
-    pub(crate) async fn task(&self, orders: &Orders) -> TaskId {
+    pub async fn task(&self, orders: &Orders) -> TaskId {
         let (deal, _) = self.deal(orders).await;
         self.initialize(deal, 0).await.0
     }
 
     /// The default orders with the request's trust and salt set.
-    pub(crate) fn orders_at_trust(&self, trust: u64, salt: u8) -> Orders {
+    pub fn orders_at_trust(&self, trust: u64, salt: u8) -> Orders {
         let mut orders = self.orders();
         orders.request.trust = U256::from(trust);
         orders.request.salt = B256::repeat_byte(salt);
         orders
     }
 
-    pub(crate) async fn view_deal(&self, deal: DealId) -> agora_contracts::IexecLibCore::Deal {
+    pub async fn view_deal(&self, deal: DealId) -> agora_contracts::IexecLibCore::Deal {
         let hub = self.hub(STRANGER);
         hub.viewDeal(*deal.as_b256()).call().await.expect("a view")
     }
 
-    pub(crate) async fn view_task(&self, task: TaskId) -> agora_contracts::IexecLibCore::Task {
+    pub async fn view_task(&self, task: TaskId) -> agora_contracts::IexecLibCore::Task {
         let hub = self.hub(STRANGER);
         hub.viewTask(*task.as_b256()).call().await.expect("a view")
     }
 
-    pub(crate) async fn view_contribution(
+    pub async fn view_contribution(
         &self,
         task: TaskId,
         worker: usize,
@@ -462,14 +461,14 @@ impl World {
         call.call().await.expect("a view")
     }
 
-    pub(crate) async fn score(&self, worker: usize) -> U256 {
+    pub async fn score(&self, worker: usize) -> U256 {
         let hub = self.hub(STRANGER);
         let call = hub.viewScore(self.address(worker));
         call.call().await.expect("a view")
     }
 
     /// Initializes task `idx` of `deal` (sent by the scheduler).
-    pub(crate) async fn initialize(&self, deal: DealId, idx: u64) -> (TaskId, TransactionReceipt) {
+    pub async fn initialize(&self, deal: DealId, idx: u64) -> (TaskId, TransactionReceipt) {
         let receipt = mined!(
             self.hub(SCHEDULER)
                 .initialize(*deal.as_b256(), U256::from(idx))
@@ -478,7 +477,7 @@ impl World {
     }
 
     /// The scheduler's authorization of `worker` for `task` (no enclave).
-    pub(crate) fn authorization(&self, worker: usize, task: TaskId) -> Bytes {
+    pub fn authorization(&self, worker: usize, task: TaskId) -> Bytes {
         WorkerpoolAuthorization {
             worker: self.address(worker),
             task_id: task,
@@ -489,7 +488,7 @@ impl World {
     }
 
     /// `worker` contributes `digest` to `task`, authorized by the scheduler.
-    pub(crate) async fn contribute(
+    pub async fn contribute(
         &self,
         worker: usize,
         task: TaskId,
@@ -500,7 +499,7 @@ impl World {
             .expect("the contribution is accepted")
     }
 
-    pub(crate) async fn try_contribute(
+    pub async fn try_contribute(
         &self,
         worker: usize,
         task: TaskId,
@@ -520,7 +519,7 @@ impl World {
     }
 
     /// `worker` reveals `digest`.
-    pub(crate) async fn reveal(
+    pub async fn reveal(
         &self,
         worker: usize,
         task: TaskId,
@@ -530,7 +529,7 @@ impl World {
     }
 
     /// The scheduler finalizes `task` with this result link and callback data.
-    pub(crate) async fn finalize(
+    pub async fn finalize(
         &self,
         task: TaskId,
         results: &[u8],
@@ -544,7 +543,7 @@ impl World {
     }
 
     /// `worker` contributes and finalizes `task` alone.
-    pub(crate) async fn contribute_and_finalize(
+    pub async fn contribute_and_finalize(
         &self,
         worker: usize,
         task: TaskId,
@@ -564,13 +563,13 @@ impl World {
     }
 
     /// Anyone claims `task`.
-    pub(crate) async fn claim(&self, task: TaskId) -> TransactionReceipt {
+    pub async fn claim(&self, task: TaskId) -> TransactionReceipt {
         mined!(self.hub(STRANGER).claim(*task.as_b256()))
     }
 
     /// Moves the chain's clock `seconds` ahead and mines a block, so that calls and gas
     /// estimates see the new time.
-    pub(crate) async fn increase_time(&self, seconds: u64) {
+    pub async fn increase_time(&self, seconds: u64) {
         let provider = self.provider(DEPLOYER);
         let _: serde_json::Value = provider
             .raw_request("evm_increaseTime".into(), (seconds,))
@@ -582,7 +581,7 @@ impl World {
             .expect("evm_mine");
     }
 
-    pub(crate) async fn shutdown(self) {
+    pub async fn shutdown(self) {
         if let Node::Embedded(handle) = self.node {
             handle.shutdown().await;
         }
@@ -590,7 +589,7 @@ impl World {
 }
 
 /// A chain in memory with `accounts` dev accounts and the protocol deployed at genesis.
-pub(crate) async fn start_chain(accounts: u32) -> (Handle, Deployment) {
+pub async fn start_chain(accounts: u32) -> (Handle, Deployment) {
     let config = Config {
         accounts,
         ..Config::test()
@@ -624,7 +623,7 @@ fn provider(url: &str, account: &agora_chain::DevAccount) -> DynProvider {
 }
 
 /// The error `E` that `attempt` reverted with.
-pub(crate) fn reverted<E: alloy::sol_types::SolError>(
+pub fn reverted<E: alloy::sol_types::SolError>(
     attempt: Result<impl std::fmt::Debug, alloy::contract::Error>,
 ) -> E {
     let error = attempt.expect_err("the call reverts");
@@ -634,13 +633,13 @@ pub(crate) fn reverted<E: alloy::sol_types::SolError>(
 }
 
 /// The deal id of the `OrdersMatched` event of `receipt`.
-pub(crate) fn deal_of(receipt: &TransactionReceipt, hub: Address) -> DealId {
+pub fn deal_of(receipt: &TransactionReceipt, hub: Address) -> DealId {
     let matched: Hub::OrdersMatched = event(receipt, hub).expect("a deal was matched");
     DealId::new(matched.dealid)
 }
 
 /// The first event `E` from `emitter` in `receipt`.
-pub(crate) fn event<E: SolEvent>(receipt: &TransactionReceipt, emitter: Address) -> Option<E> {
+pub fn event<E: SolEvent>(receipt: &TransactionReceipt, emitter: Address) -> Option<E> {
     receipt
         .inner
         .logs()
@@ -651,7 +650,7 @@ pub(crate) fn event<E: SolEvent>(receipt: &TransactionReceipt, emitter: Address)
 }
 
 /// Every event `E` from `emitter` in `receipt`.
-pub(crate) fn events<E: SolEvent>(receipt: &TransactionReceipt, emitter: Address) -> Vec<E> {
+pub fn events<E: SolEvent>(receipt: &TransactionReceipt, emitter: Address) -> Vec<E> {
     receipt
         .inner
         .logs()
@@ -663,7 +662,7 @@ pub(crate) fn events<E: SolEvent>(receipt: &TransactionReceipt, emitter: Address
 }
 
 /// The dataset order of a deal without a dataset: all zero, unsigned.
-pub(crate) fn null_dataset() -> LibOrders::DatasetOrder {
+pub fn null_dataset() -> LibOrders::DatasetOrder {
     LibOrders::DatasetOrder {
         dataset: Address::ZERO,
         datasetprice: U256::ZERO,
@@ -679,44 +678,44 @@ pub(crate) fn null_dataset() -> LibOrders::DatasetOrder {
 
 /// Gas of the lifecycle calls, measured by [`lifecycle_gas`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct LifecycleGas {
+pub struct LifecycleGas {
     /// matchOrders of the world's first deal (fresh consumed counters, first locks).
-    pub(crate) match_first: u64,
+    pub match_first: u64,
     /// matchOrders of a later deal on new orders, the payer and scheduler already holding
     /// locked funds.
-    pub(crate) match_later: u64,
-    pub(crate) initialize: u64,
+    pub match_later: u64,
+    pub initialize: u64,
     /// contribute at trust 1 (the vote reaches consensus).
-    pub(crate) contribute: u64,
-    pub(crate) reveal: u64,
+    pub contribute: u64,
+    pub reveal: u64,
     /// finalize of the one-worker task, with a result link.
-    pub(crate) finalize: u64,
-    pub(crate) contribute_and_finalize: u64,
+    pub finalize: u64,
+    pub contribute_and_finalize: u64,
     /// The three contributions of a trust-5 task (the third reaches consensus).
-    pub(crate) contribute_3: [u64; 3],
+    pub contribute_3: [u64; 3],
     /// The three reveals of that task.
-    pub(crate) reveal_3: [u64; 3],
+    pub reveal_3: [u64; 3],
     /// finalize of that task (three workers paid, scores raised).
-    pub(crate) finalize_3: u64,
+    pub finalize_3: u64,
     /// initialize of that task.
-    pub(crate) initialize_3: u64,
+    pub initialize_3: u64,
     /// claim of a task with one contribution, after its final deadline.
-    pub(crate) claim: u64,
+    pub claim: u64,
 }
 
 impl LifecycleGas {
     /// initialize + contribute + reveal + finalize, one worker.
-    pub(crate) fn whole_single(&self) -> u64 {
+    pub fn whole_single(&self) -> u64 {
         self.initialize + self.contribute + self.reveal + self.finalize
     }
 
     /// initialize + contributeAndFinalize, one worker.
-    pub(crate) fn whole_single_fast(&self) -> u64 {
+    pub fn whole_single_fast(&self) -> u64 {
         self.initialize + self.contribute_and_finalize
     }
 
     /// initialize + 3 × (contribute + reveal) + finalize.
-    pub(crate) fn whole_triple(&self) -> u64 {
+    pub fn whole_triple(&self) -> u64 {
         self.initialize_3
             + self.contribute_3.iter().sum::<u64>()
             + self.reveal_3.iter().sum::<u64>()
@@ -725,18 +724,17 @@ impl LifecycleGas {
 }
 
 /// The result link a scheduler records at finalize (spec §7.4), 64 bytes.
-pub(crate) const RESULT_LINK: &[u8] =
-    br#"{"storage":"agora","location":"/results/0x01","digest":"0x01"}"#;
+pub const RESULT_LINK: &[u8] = br#"{"storage":"agora","location":"/results/0x01","digest":"0x01"}"#;
 
 /// The lifecycle scenario of docs/GAS.md (and of the test that checks its ceilings): in one
 /// fresh world, a one-worker task by contribute/reveal/finalize, one by
 /// contributeAndFinalize, a three-worker task at trust 5, and a claimed task.
-pub(crate) async fn lifecycle_gas() -> LifecycleGas {
+pub async fn lifecycle_gas() -> LifecycleGas {
     lifecycle_gas_on(World::start().await).await
 }
 
 /// [`lifecycle_gas`] on `world`.
-pub(crate) async fn lifecycle_gas_on(world: World) -> LifecycleGas {
+pub async fn lifecycle_gas_on(world: World) -> LifecycleGas {
     let mut gas = LifecycleGas::default();
     let result = ResultDigest::new(keccak256(b"hello"));
 
