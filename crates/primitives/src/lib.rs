@@ -30,6 +30,7 @@ mod order;
 mod result;
 mod signature;
 mod tag;
+mod upload;
 
 pub use amount::Nrlc;
 pub use authorization::WorkerpoolAuthorization;
@@ -40,6 +41,7 @@ pub use order::{
 };
 pub use result::{Contribution, ResultDigest, ResultHash, ResultSeal};
 pub use tag::{Tag, TeeFramework};
+pub use upload::ResultUpload;
 
 /// The primitive types the API is built on, re-exported so callers need not name the crate.
 pub use alloy_primitives::{Address, B256, Bytes, U256};

@@ -229,6 +229,11 @@ impl World {
         }
     }
 
+    /// The node's JSON-RPC endpoint.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     pub fn address(&self, user: usize) -> Address {
         self.accounts[user].address
     }

@@ -1,0 +1,118 @@
+//! Result archives on disk: `blobs/<sha256>` (content-addressed) and `tasks/<taskid>` (the
+//! sha256 of the task's archive), each written to a temporary file and renamed into place.
+
+use std::path::{Path, PathBuf};
+
+use alloy::primitives::B256;
+use sha2::{Digest, Sha256};
+
+/// What storing a result can run into.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The task has a different result already: results are immutable.
+    #[error("task {task} already has a result with sha256 {existing}")]
+    Conflict {
+        /// The task.
+        task: B256,
+        /// The sha256 of the result it has.
+        existing: B256,
+    },
+    /// The disk refused.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The store's directory.
+#[derive(Debug, Clone)]
+pub struct Store {
+    dir: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating it if needed) the store in `dir`.
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        for sub in ["blobs", "tasks", "tmp"] {
+            let path = dir.join(sub);
+            std::fs::create_dir_all(&path).map_err(io(&path))?;
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// Stores `bytes` as task `task`'s result; returns their sha256. Storing the same bytes
+    /// again is accepted; other bytes are a [`StoreError::Conflict`].
+    pub fn put(&self, task: B256, bytes: &[u8]) -> Result<B256, StoreError> {
+        let sha = B256::from(<[u8; 32]>::from(Sha256::digest(bytes)));
+        if let Some(existing) = self.sha_of(task)? {
+            if existing == sha {
+                return Ok(sha);
+            }
+            return Err(StoreError::Conflict { task, existing });
+        }
+        let blob = self.dir.join("blobs").join(hex::encode(sha));
+        if !blob.exists() {
+            self.write_atomically(&blob, bytes)?;
+        }
+        self.write_atomically(&self.task_file(task), hex::encode(sha).as_bytes())?;
+        Ok(sha)
+    }
+
+    /// Task `task`'s result, if it has one.
+    pub fn get(&self, task: B256) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(sha) = self.sha_of(task)? else {
+            return Ok(None);
+        };
+        let blob = self.dir.join("blobs").join(hex::encode(sha));
+        std::fs::read(&blob).map(Some).map_err(io(&blob))
+    }
+
+    fn task_file(&self, task: B256) -> PathBuf {
+        self.dir.join("tasks").join(hex::encode(task))
+    }
+
+    fn sha_of(&self, task: B256) -> Result<Option<B256>, StoreError> {
+        let path = self.task_file(task);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let mut sha = [0; 32];
+                hex::decode_to_slice(text.trim(), &mut sha).map_err(|e| StoreError::Io {
+                    path: path.clone(),
+                    source: std::io::Error::other(e),
+                })?;
+                Ok(Some(B256::from(sha)))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(&path)(e)),
+        }
+    }
+
+    fn write_atomically(&self, target: &Path, bytes: &[u8]) -> Result<(), StoreError> {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = self
+            .dir
+            .join("tmp")
+            .join(format!("{name}.{}", std::process::id()));
+        std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(io(&tmp))?;
+        std::fs::rename(&tmp, target).map_err(io(target))
+    }
+}
