@@ -282,8 +282,13 @@ mod tests {
         let mut reader = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
         let names: Vec<_> = reader.file_names().map(String::from).collect();
         assert_eq!(names.len(), 3);
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut reader.by_name("sub/x.bin").unwrap(), &mut text).ok();
-        assert_eq!(reader.by_name("result.txt").unwrap().size(), 3);
+        let mut content = |name: &str| {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut reader.by_name(name).unwrap(), &mut bytes).unwrap();
+            bytes
+        };
+        assert_eq!(content("result.txt"), b"abc");
+        assert_eq!(content("sub/x.bin"), [0, 1, 2]);
+        assert_eq!(content("computed.json"), b"{}");
     }
 }

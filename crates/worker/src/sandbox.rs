@@ -196,8 +196,6 @@ impl std::fmt::Debug for Sandbox {
 pub(crate) struct Host {
     wasi: WasiP1Ctx,
     memory_limit: usize,
-    /// Set when a growth was refused, with the size asked for.
-    refused_memory: Option<usize>,
     output_dir: PathBuf,
     output_limit: u64,
     started: Instant,
@@ -219,7 +217,6 @@ impl ResourceLimiter for Host {
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         if desired > self.memory_limit {
-            self.refused_memory = Some(desired);
             self.stopped = Some(Stop::MemoryLimit {
                 requested: desired,
                 limit: self.memory_limit,
@@ -353,7 +350,6 @@ impl Sandbox {
         let host = Host {
             wasi: wasi.build_p1(),
             memory_limit: spec.limits.memory,
-            refused_memory: None,
             output_dir: spec.output_dir.clone(),
             output_limit: spec.limits.output,
             started,

@@ -75,9 +75,7 @@ pub(crate) fn emitted<E: alloy::sol_types::SolEvent>(
 
 /// The custom error `E` a call reverted with.
 pub(crate) fn reverted_with<E: SolError>(error: alloy::contract::Error) -> E {
-    error
-        .as_decoded_error::<E>()
-        .unwrap_or_else(|| panic!("expected {}, got {error:?}", E::SIGNATURE))
+    agora_testkit::market::reverted(Err::<(), _>(error))
 }
 
 pub(crate) use agora_testkit::mined;
