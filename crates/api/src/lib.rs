@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod scheduler;
+
 /// The body of every error response: what went wrong, in one line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {

@@ -7,6 +7,7 @@
 //!   their EIP-712 hashes under the `iExecODB` [`Domain`], and their signatures ([`Signed`]);
 //! - the worker's commitments [`ResultHash`] and [`ResultSeal`], the scheduler's
 //!   [`WorkerpoolAuthorization`] and the enclave's signature over a [`Contribution`];
+//! - a worker's [`LoginChallenge`] signature and its [`ResultUpload`] signature;
 //! - the PoCo arithmetic of [`consensus`]: worker weights, the consensus condition, the reward
 //!   split and the kitty share.
 //!
@@ -26,6 +27,7 @@ mod authorization;
 pub mod consensus;
 mod error;
 mod ids;
+mod login;
 mod order;
 mod result;
 mod signature;
@@ -36,6 +38,7 @@ pub use amount::Nrlc;
 pub use authorization::WorkerpoolAuthorization;
 pub use error::{Error, Result};
 pub use ids::{DealId, OrderHash, TaskId};
+pub use login::LoginChallenge;
 pub use order::{
     AppOrder, DatasetOrder, Domain, Order, OrderOperation, RequestOrder, Signed, WorkerpoolOrder,
 };

@@ -229,6 +229,49 @@ impl World {
         }
     }
 
+    /// Creates an app owned by `owner` whose module is at `multiaddr` with sha256 `checksum`.
+    pub async fn create_app(
+        &self,
+        owner: usize,
+        name: &str,
+        multiaddr: &str,
+        checksum: B256,
+    ) -> Address {
+        let registry = AppRegistry::new(self.deployment.app_registry, self.provider(DEPLOYER));
+        let call = registry.createApp(
+            self.address(owner),
+            name.into(),
+            "WASM".into(),
+            Bytes::copy_from_slice(multiaddr.as_bytes()),
+            checksum,
+            Bytes::new(),
+        );
+        let app = call.call().await.expect("predicts");
+        mined!(call);
+        app
+    }
+
+    /// Creates a dataset owned by `owner` at `multiaddr` with sha256 `checksum`.
+    pub async fn create_dataset(
+        &self,
+        owner: usize,
+        name: &str,
+        multiaddr: &str,
+        checksum: B256,
+    ) -> Address {
+        let registry =
+            DatasetRegistry::new(self.deployment.dataset_registry, self.provider(DEPLOYER));
+        let call = registry.createDataset(
+            self.address(owner),
+            name.into(),
+            Bytes::copy_from_slice(multiaddr.as_bytes()),
+            checksum,
+        );
+        let dataset = call.call().await.expect("predicts");
+        mined!(call);
+        dataset
+    }
+
     /// The node's JSON-RPC endpoint.
     pub fn url(&self) -> &str {
         &self.url

@@ -9,6 +9,7 @@
 //! - [`TaskContext`]: the arguments and environment of spec §7.5; [`TaskResult`]: the
 //!   `computed.json` and result digest of spec §7.3; [`write_archive`]: the result archive.
 
+pub mod daemon;
 pub mod determinism;
 
 mod checksum;

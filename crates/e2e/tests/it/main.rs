@@ -1,0 +1,5 @@
+//! End-to-end scenarios on the embedded chain: the result store, a scheduler and its workers
+//! in this process, on loopback sockets, driven through their public APIs and the chain.
+
+mod net;
+mod workerpool;

@@ -1,0 +1,387 @@
+//! The worker API over HTTP (types in `agora_api::scheduler`).
+
+use std::{sync::Arc, time::Duration};
+
+use agora_api::{
+    ApiError,
+    results::ResultLink,
+    scheduler::{
+        ActionReply, Ask, Challenge, Login, ReplicateStatus, Session, StatusUpdate, TaskStatus,
+    },
+};
+use agora_primitives::{LoginChallenge, TaskId};
+use alloy::primitives::Address;
+use axum::{
+    Json, Router,
+    extract::{FromRequestParts, Path, Query, State},
+    http::{StatusCode, request::Parts},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde::Deserialize;
+
+use crate::{
+    Shared,
+    db::{hx, now_ms},
+    state::{self, Refused},
+};
+
+/// The longest a long poll is held.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+/// How long a login challenge is valid.
+const CHALLENGE_TTL: Duration = Duration::from_secs(600);
+
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    use agora_api::scheduler as paths;
+    Router::new()
+        .route(paths::CHALLENGE, get(challenge))
+        .route(paths::LOGIN, post(login))
+        .route(paths::ASK, post(ask))
+        .route("/v1/replicates/{task}/status", post(status))
+        .route("/v1/replicates/{task}/action", get(action))
+        .route(paths::TASKS, get(tasks))
+        .route("/v1/tasks/{task}", get(task))
+        .with_state(shared)
+}
+
+/// A refused request.
+#[derive(Debug)]
+pub(crate) struct Refusal(StatusCode, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (self.0, Json(ApiError { error: self.1 })).into_response()
+    }
+}
+
+fn refuse(status: StatusCode, error: impl Into<String>) -> Refusal {
+    Refusal(status, error.into())
+}
+
+impl From<crate::Error> for Refusal {
+    fn from(e: crate::Error) -> Self {
+        refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+    }
+}
+
+impl From<Refused> for Refusal {
+    fn from(e: Refused) -> Self {
+        let status = match &e {
+            Refused::NoReplicate { .. } => StatusCode::NOT_FOUND,
+            Refused::CallbackMismatch { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Refused::Db(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        refuse(status, e.to_string())
+    }
+}
+
+fn alive(shared: &Shared) -> Result<(), Refusal> {
+    if shared.is_dead() {
+        return Err(refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the scheduler is stopping",
+        ));
+    }
+    Ok(())
+}
+
+/// The worker a request's bearer token belongs to.
+pub(crate) struct Worker(Address);
+
+impl FromRequestParts<Arc<Shared>> for Worker {
+    type Rejection = Refusal;
+
+    async fn from_request_parts(parts: &mut Parts, shared: &Arc<Shared>) -> Result<Self, Refusal> {
+        alive(shared)?;
+        let token = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                refuse(
+                    StatusCode::UNAUTHORIZED,
+                    "log in first: the authorization header must be `Bearer <token>`",
+                )
+            })?
+            .to_string();
+        let now = now_ms() / 1000;
+        let worker: Option<String> = shared.db.with(|tx| {
+            use rusqlite::OptionalExtension;
+            Ok(tx
+                .query_row(
+                    "SELECT worker FROM sessions WHERE token = ?1 AND expires_at > ?2",
+                    rusqlite::params![token, now],
+                    |r| r.get(0),
+                )
+                .optional()?)
+        })?;
+        let worker = worker.and_then(|w| w.parse().ok()).ok_or_else(|| {
+            refuse(
+                StatusCode::UNAUTHORIZED,
+                "the session is unknown or expired: log in again",
+            )
+        })?;
+        Ok(Self(worker))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ChallengeQuery {
+    worker: Address,
+}
+
+async fn challenge(
+    State(shared): State<Arc<Shared>>,
+    query: Result<Query<ChallengeQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Challenge>, Refusal> {
+    alive(&shared)?;
+    let Query(query) = query.map_err(|e| {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            format!("the worker query parameter must be an address: {e}"),
+        )
+    })?;
+    let challenge = random_hex()?;
+    let expires_at = now_ms() / 1000 + CHALLENGE_TTL.as_secs();
+    let mut challenges = shared.challenges.lock();
+    challenges.retain(|_, (_, expiry)| *expiry > now_ms() / 1000);
+    challenges.insert(challenge.clone(), (query.worker, expires_at));
+    Ok(Json(Challenge {
+        challenge,
+        chain_id: shared.chain.chain_id,
+        expires_at,
+    }))
+}
+
+async fn login(
+    State(shared): State<Arc<Shared>>,
+    body: Result<Json<Login>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Session>, Refusal> {
+    alive(&shared)?;
+    let Json(login) = body.map_err(|e| refuse(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let issued = shared.challenges.lock().remove(&login.challenge);
+    let Some((worker, expires_at)) = issued else {
+        return Err(refuse(
+            StatusCode::UNAUTHORIZED,
+            "unknown or used challenge: get a new one",
+        ));
+    };
+    if worker != login.worker || expires_at <= now_ms() / 1000 {
+        return Err(refuse(
+            StatusCode::UNAUTHORIZED,
+            "the challenge was given to another worker or has expired",
+        ));
+    }
+    let signer = LoginChallenge {
+        chain_id: shared.chain.chain_id,
+        challenge: login.challenge.clone(),
+    }
+    .recover_signer(&login.signature)
+    .map_err(|e| refuse(StatusCode::UNAUTHORIZED, format!("bad signature: {e}")))?;
+    if signer != login.worker {
+        return Err(refuse(
+            StatusCode::UNAUTHORIZED,
+            format!(
+                "the challenge is signed by {signer}, not by {}",
+                login.worker
+            ),
+        ));
+    }
+    if let Some(allowed) = &shared.config.workers
+        && !allowed.contains(&worker)
+    {
+        return Err(refuse(
+            StatusCode::FORBIDDEN,
+            format!("worker {worker} is not one of this pool's workers"),
+        ));
+    }
+    let score = shared.chain.score(worker).await?;
+    let token = random_hex()?;
+    let expires_at = now_ms() / 1000 + shared.config.session_ttl.as_secs();
+    shared.db.with(|tx| {
+        tx.execute(
+            "INSERT INTO sessions (token, worker, expires_at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![token, hx(worker), expires_at],
+        )?;
+        state::set_score(tx, worker, score)?;
+        state::seen(tx, worker)
+    })?;
+    tracing::info!(target: "agora::scheduler", %worker, score, "worker logged in");
+    Ok(Json(Session { token, expires_at }))
+}
+
+fn random_hex() -> Result<String, Refusal> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).map_err(|e| {
+        refuse(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("no randomness: {e}"),
+        )
+    })?;
+    Ok(hx(bytes))
+}
+
+fn wait_of(wait_ms: u64) -> Duration {
+    Duration::from_millis(wait_ms).min(MAX_WAIT)
+}
+
+async fn ask(
+    State(shared): State<Arc<Shared>>,
+    Worker(worker): Worker,
+    body: Result<Json<Ask>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, Refusal> {
+    let Json(ask) = body.map_err(|e| refuse(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let deadline = tokio::time::Instant::now() + wait_of(ask.wait_ms);
+    let mut changes = shared.changes.subscribe();
+    loop {
+        changes.borrow_and_update();
+        alive(&shared)?;
+        if shared.db.with(|tx| state::score(tx, worker))?.is_none() {
+            let score = shared.chain.score(worker).await?;
+            shared.db.with(|tx| state::set_score(tx, worker, score))?;
+        }
+        let assignment = if ask.free_slots == 0 {
+            None
+        } else {
+            let chain_now = shared.chain_now();
+            shared.db.with(|tx| {
+                state::seen(tx, worker)?;
+                state::assign(
+                    tx,
+                    worker,
+                    &shared.config.key.0,
+                    chain_now,
+                    &shared.config.result_store,
+                )
+            })?
+        };
+        if let Some(assignment) = assignment {
+            shared.changed();
+            return Ok(Json(assignment).into_response());
+        }
+        if tokio::time::timeout_at(deadline, changes.changed())
+            .await
+            .is_err()
+        {
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+    }
+}
+
+async fn status(
+    State(shared): State<Arc<Shared>>,
+    Worker(worker): Worker,
+    Path(task): Path<TaskId>,
+    body: Result<Json<StatusUpdate>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<ActionReply>, Refusal> {
+    let Json(update) = body.map_err(|e| refuse(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let mut link = None;
+    if update.status == ReplicateStatus::ResultUploaded {
+        let uploader = shared.db.with(|tx| state::uploader(tx, task))?;
+        if uploader == Some(worker) {
+            let expected = ResultLink::agora(&shared.config.result_store, *task.as_b256());
+            let stored = shared
+                .http
+                .head(&expected.location)
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false);
+            if !stored {
+                return Err(refuse(
+                    StatusCode::CONFLICT,
+                    format!("the result store has no result at {}", expected.location),
+                ));
+            }
+            link = Some(String::from_utf8(expected.to_bytes()).unwrap_or_default());
+        }
+    }
+    let chain_now = shared.chain_now();
+    let action = shared.db.with(|tx| {
+        state::seen(tx, worker)?;
+        Ok(state::report(
+            tx,
+            worker,
+            task,
+            &update,
+            link.as_deref(),
+            chain_now,
+        ))
+    })??;
+    shared.changed();
+    shared.wake.notify_one();
+    Ok(Json(ActionReply { action }))
+}
+
+#[derive(Debug, Deserialize)]
+struct WaitQuery {
+    #[serde(default)]
+    wait_ms: u64,
+}
+
+async fn action(
+    State(shared): State<Arc<Shared>>,
+    Worker(worker): Worker,
+    Path(task): Path<TaskId>,
+    Query(query): Query<WaitQuery>,
+) -> Result<Json<ActionReply>, Refusal> {
+    let deadline = tokio::time::Instant::now() + wait_of(query.wait_ms);
+    let mut changes = shared.changes.subscribe();
+    loop {
+        changes.borrow_and_update();
+        alive(&shared)?;
+        let chain_now = shared.chain_now();
+        let action = shared.db.with(|tx| {
+            state::seen(tx, worker)?;
+            Ok(state::action(tx, worker, task, chain_now))
+        })??;
+        if action != agora_api::scheduler::Action::Wait {
+            return Ok(Json(ActionReply { action }));
+        }
+        if tokio::time::timeout_at(deadline, changes.changed())
+            .await
+            .is_err()
+        {
+            return Ok(Json(ActionReply { action }));
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+}
+
+async fn tasks(
+    State(shared): State<Arc<Shared>>,
+    Query(query): Query<ListQuery>,
+) -> Result<Response, Refusal> {
+    alive(&shared)?;
+    let status = match query.status.as_deref() {
+        None => None,
+        Some(text) => Some(TaskStatus::parse(text).ok_or_else(|| {
+            let names: Vec<_> = TaskStatus::ALL.iter().map(|s| s.as_str()).collect();
+            refuse(
+                StatusCode::BAD_REQUEST,
+                format!("unknown task status {text:?}: one of {}", names.join(", ")),
+            )
+        })?),
+    };
+    let list = shared.db.with(|tx| state::list(tx, status))?;
+    Ok(Json(list).into_response())
+}
+
+async fn task(
+    State(shared): State<Arc<Shared>>,
+    Path(task): Path<TaskId>,
+) -> Result<Response, Refusal> {
+    alive(&shared)?;
+    match shared.db.with(|tx| state::view(tx, task))? {
+        Some(view) => Ok(Json(view).into_response()),
+        None => Err(refuse(
+            StatusCode::NOT_FOUND,
+            format!("task {task} is not one of this scheduler's"),
+        )),
+    }
+}

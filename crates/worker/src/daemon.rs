@@ -1,0 +1,991 @@
+//! The worker daemon (`agora worker`): it logs in to its scheduler, asks for replicates while
+//! it has free slots, and runs each one: it reads the task's deal, app and dataset from the
+//! chain (it trusts the scheduler for nothing it can check), checks its stake, fetches the
+//! app and its inputs and checks their checksums, runs the app in the [`Sandbox`],
+//! contributes, reveals when asked, uploads the result when asked, and reports each status.
+//!
+//! What it has done for each replicate is kept in a small JSON file next to the replicate's
+//! directory, so that after a restart it resumes instead of computing again.
+
+use std::{
+    path::{Path, PathBuf},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use agora_api::{
+    ApiError,
+    results::{Stored, headers},
+    scheduler::{
+        self as api, Action, ActionReply, Ask, Assignment, Challenge, Login, ReplicateStatus,
+        Session, StatusUpdate,
+    },
+};
+use agora_contracts::{App as AppContract, Dataset as DatasetContract, Hub};
+use agora_primitives::{Contribution, LoginChallenge, ResultDigest, ResultUpload, TaskId};
+use alloy::{
+    network::EthereumWallet,
+    primitives::{Address, B256, Bytes, U256, keccak256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+
+use crate::{
+    Checksum, DatasetInput, DealParams, Limits, Sandbox, TaskContext, Verdict, Workspace, execute,
+    fetch, write_archive,
+};
+
+/// The worker's key. Its `Debug` does not print it.
+#[derive(Clone)]
+pub struct WorkerKey(pub PrivateKeySigner);
+
+impl std::fmt::Debug for WorkerKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WorkerKey({}, <redacted>)", self.0.address())
+    }
+}
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// The scheduler's base URL.
+    pub scheduler: String,
+    /// The chain's JSON-RPC endpoint.
+    pub rpc_url: String,
+    /// The hub.
+    pub hub: Address,
+    /// The worker's key (its account stakes and is paid).
+    pub key: WorkerKey,
+    /// Where replicates run and their state is kept.
+    pub work_dir: PathBuf,
+    /// How many replicates run at once.
+    pub slots: usize,
+    /// How long one request to the scheduler may wait for work.
+    pub ask_wait: Duration,
+    /// For drills and tests only: contribute a wrong result (a saboteur).
+    #[doc(hidden)]
+    pub faulty: bool,
+}
+
+impl DaemonConfig {
+    /// A worker of the scheduler at `scheduler`, with 2 slots.
+    pub fn new(
+        scheduler: impl Into<String>,
+        rpc_url: impl Into<String>,
+        hub: Address,
+        key: PrivateKeySigner,
+        work_dir: PathBuf,
+    ) -> Self {
+        Self {
+            scheduler: scheduler.into(),
+            rpc_url: rpc_url.into(),
+            hub,
+            key: WorkerKey(key),
+            work_dir,
+            slots: 2,
+            ask_wait: Duration::from_secs(10),
+            faulty: false,
+        }
+    }
+}
+
+/// What a worker has done since it started.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Replicates whose app ran to a result.
+    pub computed: AtomicU64,
+    /// Contributions sent.
+    pub contributed: AtomicU64,
+    /// Reveals sent.
+    pub revealed: AtomicU64,
+    /// Results uploaded.
+    pub uploaded: AtomicU64,
+    /// Replicates of finalized tasks.
+    pub completed: AtomicU64,
+    /// Replicates that failed or were aborted.
+    pub failed: AtomicU64,
+}
+
+/// What can stop a worker.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The RPC URL.
+    #[error("bad RPC URL {0:?}")]
+    RpcUrl(String),
+    /// The work directory.
+    #[error("{path}: {source}")]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The sandbox.
+    #[error(transparent)]
+    Sandbox(#[from] crate::Error),
+}
+
+/// A running worker.
+#[derive(Debug)]
+pub struct DaemonHandle {
+    address: Address,
+    stats: Arc<Stats>,
+    main: tokio::task::JoinHandle<()>,
+}
+
+impl DaemonHandle {
+    /// The worker's address.
+    pub fn address(&self) -> Address {
+        self.address
+    }
+
+    /// What it has done.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Stops at once, as a crash would: what is on disk stays.
+    pub async fn kill(mut self) {
+        self.main.abort();
+        let _ = (&mut self.main).await;
+    }
+}
+
+/// One replicate's state file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReplicateState {
+    assignment: Assignment,
+    phase: Phase,
+    #[serde(default)]
+    digest: Option<B256>,
+    #[serde(default)]
+    callback_data: Option<Bytes>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Phase {
+    Assigned,
+    Computed,
+    Contributed,
+    Revealed,
+    Uploaded,
+}
+
+struct Worker {
+    config: DaemonConfig,
+    address: Address,
+    http: reqwest::Client,
+    provider: DynProvider,
+    hub: Hub::HubInstance<DynProvider>,
+    sandbox: Arc<Sandbox>,
+    session: tokio::sync::Mutex<Option<String>>,
+    stats: Arc<Stats>,
+}
+
+/// Starts a worker: it resumes the replicates it had started, then asks for more.
+pub async fn spawn(config: DaemonConfig) -> Result<DaemonHandle, DaemonError> {
+    let url = config
+        .rpc_url
+        .parse()
+        .map_err(|_| DaemonError::RpcUrl(config.rpc_url.clone()))?;
+    let provider = ProviderBuilder::new()
+        .with_cached_nonce_management()
+        .wallet(EthereumWallet::from(config.key.0.clone()))
+        .connect_http(url)
+        .erased();
+    let replicates = config.work_dir.join("replicates");
+    std::fs::create_dir_all(&replicates).map_err(|source| DaemonError::Io {
+        path: replicates.clone(),
+        source,
+    })?;
+    let sandbox = Sandbox::with_cache_dir(&config.work_dir.join("cache"))?;
+    let address = config.key.0.address();
+    let stats = Arc::new(Stats::default());
+    let worker = Arc::new(Worker {
+        address,
+        http: reqwest::Client::new(),
+        hub: Hub::new(config.hub, provider.clone()),
+        provider,
+        sandbox: Arc::new(sandbox),
+        session: tokio::sync::Mutex::new(None),
+        stats: stats.clone(),
+        config,
+    });
+    let main = tokio::spawn(worker.serve(resumable(&replicates)));
+    Ok(DaemonHandle {
+        address,
+        stats,
+        main,
+    })
+}
+
+/// The replicates a previous run left unfinished.
+fn resumable(dir: &Path) -> Vec<ReplicateState> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut states: Vec<ReplicateState> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| std::fs::read(e.path()).ok())
+        .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
+        .collect();
+    states.sort_by_key(|s| s.assignment.contribution_deadline);
+    states
+}
+
+impl Worker {
+    fn state_file(&self, task: TaskId) -> PathBuf {
+        self.config
+            .work_dir
+            .join("replicates")
+            .join(format!("{task}.json"))
+    }
+
+    fn replicate_dir(&self, task: TaskId) -> PathBuf {
+        self.config
+            .work_dir
+            .join("replicates")
+            .join(task.to_string())
+    }
+
+    fn save(&self, state: &ReplicateState) {
+        let path = self.state_file(state.assignment.task_id);
+        let tmp = path.with_extension("json.tmp");
+        let bytes = serde_json::to_vec_pretty(state).unwrap_or_default();
+        let written = std::fs::write(&tmp, bytes)
+            .and_then(|()| std::fs::File::open(&tmp).and_then(|f| f.sync_all()))
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            tracing::warn!(target: "agora::worker", path = %path.display(), error = %e, "cannot save the replicate's state");
+        }
+    }
+
+    fn forget(&self, task: TaskId) {
+        let _ = std::fs::remove_file(self.state_file(task));
+        let _ = std::fs::remove_dir_all(self.replicate_dir(task));
+    }
+
+    /// Runs the replicates: first those left from a previous run, then those the scheduler
+    /// gives while a slot is free. Dropping this future (a kill) stops them all.
+    async fn serve(self: Arc<Self>, resumed: Vec<ReplicateState>) {
+        let slots = Arc::new(Semaphore::new(self.config.slots.max(1)));
+        let mut running = tokio::task::JoinSet::new();
+        for state in resumed {
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            tracing::info!(target: "agora::worker", task_id = %state.assignment.task_id, phase = ?state.phase, "resuming");
+            let worker = self.clone();
+            running.spawn(async move {
+                worker.run(state).await;
+                drop(permit);
+            });
+        }
+        loop {
+            tokio::select! {
+                permit = slots.clone().acquire_owned() => {
+                    let Ok(permit) = permit else { return };
+                    let ask = Ask {
+                        free_slots: slots.available_permits() as u32 + 1,
+                        wait_ms: self.config.ask_wait.as_millis() as u64,
+                    };
+                    match self.post::<_, Assignment>(api::ASK, &ask).await {
+                        Ok(Some(assignment)) => {
+                            let state = ReplicateState {
+                                assignment,
+                                phase: Phase::Assigned,
+                                digest: None,
+                                callback_data: None,
+                            };
+                            self.save(&state);
+                            let worker = self.clone();
+                            running.spawn(async move {
+                                worker.run(state).await;
+                                drop(permit);
+                            });
+                        }
+                        Ok(None) => drop(permit),
+                        Err(e) => {
+                            drop(permit);
+                            tracing::warn!(target: "agora::worker", error = %e, "cannot ask the scheduler for work; retrying");
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                        }
+                    }
+                }
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+            }
+        }
+    }
+}
+
+/// Why a replicate stopped before its task completed.
+#[derive(Debug)]
+enum Stop {
+    /// The scheduler said to stop.
+    Aborted(String),
+    /// It failed here; the status and reason are reported.
+    Failed(ReplicateStatus, String),
+}
+
+fn failed(status: ReplicateStatus) -> impl FnOnce(String) -> Stop {
+    move |reason| Stop::Failed(status, reason)
+}
+
+/// A failed request to the scheduler or the result store.
+#[derive(Debug, thiserror::Error)]
+enum ClientError {
+    /// It could not be reached, or answered 5xx: worth retrying.
+    #[error("{0}")]
+    Unavailable(String),
+    /// It refused the request.
+    #[error("{status}: {error}")]
+    Refused { status: u16, error: String },
+}
+
+/// What the deal of a task says, read from the chain once per deal.
+#[derive(Debug, Clone)]
+struct DealFacts {
+    params: DealParams,
+    bot_first: u64,
+    bot_size: u64,
+    start: u64,
+    app_url: String,
+    app_checksum: Checksum,
+    dataset: Option<(Address, String, B256)>,
+    timeref: u64,
+    worker_stake: U256,
+    callback: Address,
+}
+
+impl Worker {
+    /// Runs one replicate to its end, reporting each status, and forgets it.
+    async fn run(self: Arc<Self>, mut state: ReplicateState) {
+        let task = state.assignment.task_id;
+        match self.replicate(&mut state).await {
+            Ok(()) => {
+                self.stats.completed.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(target: "agora::worker", task_id = %task, "replicate completed");
+            }
+            Err(Stop::Aborted(reason)) => {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(target: "agora::worker", task_id = %task, %reason, "replicate stopped by the scheduler");
+            }
+            Err(Stop::Failed(status, reason)) => {
+                self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(target: "agora::worker", task_id = %task, %status, %reason, "replicate failed");
+                let _ = self
+                    .report(task, StatusUpdate::failed(status, reason))
+                    .await;
+            }
+        }
+        self.forget(task);
+    }
+
+    /// Reports a status; an `Abort` answer stops the replicate.
+    async fn step(&self, task: TaskId, update: StatusUpdate) -> Result<Action, Stop> {
+        match self.report(task, update).await {
+            Ok(Action::Abort { reason }) => Err(Stop::Aborted(reason)),
+            Ok(action) => Ok(action),
+            Err(ClientError::Refused { error, .. }) => Err(Stop::Aborted(error)),
+            Err(e) => Err(Stop::Aborted(e.to_string())),
+        }
+    }
+
+    async fn replicate(&self, state: &mut ReplicateState) -> Result<(), Stop> {
+        let task = state.assignment.task_id;
+        let deal = state.assignment.deal_id;
+        if deal.task(U256::from(state.assignment.index)) != task {
+            return Err(Stop::Failed(
+                ReplicateStatus::StartFailed,
+                format!(
+                    "task {task} is not task {} of deal {deal}",
+                    state.assignment.index
+                ),
+            ));
+        }
+        let facts = self
+            .facts(deal)
+            .await
+            .map_err(failed(ReplicateStatus::StartFailed))?;
+        if state.phase == Phase::Assigned {
+            self.step(task, StatusUpdate::new(ReplicateStatus::Started))
+                .await?;
+            self.compute(state, &facts).await?;
+        }
+        if state.phase == Phase::Computed {
+            self.contribute(state).await?;
+        }
+        let mut action = self.step(task, self.contributed_update(state)).await?;
+        loop {
+            match action {
+                Action::Reveal if state.phase < Phase::Revealed => {
+                    self.reveal(state).await?;
+                    action = self
+                        .step(task, StatusUpdate::new(ReplicateStatus::Revealed))
+                        .await?;
+                }
+                Action::Upload if state.phase < Phase::Uploaded => {
+                    self.upload(state).await?;
+                    let mut update = StatusUpdate::new(ReplicateStatus::ResultUploaded);
+                    if facts.callback != Address::ZERO {
+                        update.callback_data =
+                            Some(state.callback_data.clone().unwrap_or_default());
+                    }
+                    action = self.step(task, update).await?;
+                }
+                Action::Complete => {
+                    let _ = self
+                        .report(task, StatusUpdate::new(ReplicateStatus::Completed))
+                        .await;
+                    return Ok(());
+                }
+                Action::Abort { reason } => return Err(Stop::Aborted(reason)),
+                _ => {
+                    action = self.wait_action(task).await?;
+                }
+            }
+        }
+    }
+
+    fn contributed_update(&self, state: &ReplicateState) -> StatusUpdate {
+        let status = match state.phase {
+            Phase::Revealed => ReplicateStatus::Revealed,
+            Phase::Uploaded => ReplicateStatus::ResultUploaded,
+            _ => ReplicateStatus::Contributed,
+        };
+        let mut update = StatusUpdate::new(status);
+        if let Some(digest) = state.digest {
+            let contribution = Contribution::new(
+                self.address,
+                state.assignment.task_id,
+                ResultDigest::new(digest),
+            );
+            update.result_hash = Some(contribution.result_hash);
+        }
+        update
+    }
+
+    /// The deal's facts, from the chain.
+    async fn facts(&self, deal: agora_primitives::DealId) -> Result<DealFacts, String> {
+        let chain = |what: &str, e: alloy::contract::Error| {
+            format!("cannot read {what} from the chain: {e}")
+        };
+        let d = self
+            .hub
+            .viewDeal(*deal.as_b256())
+            .call()
+            .await
+            .map_err(|e| chain("the deal", e))?;
+        let category = self
+            .hub
+            .viewCategory(d.category)
+            .call()
+            .await
+            .map_err(|e| chain("the category", e))?;
+        let app = AppContract::new(d.app.pointer, self.provider.clone());
+        let app_url = app
+            .m_appMultiaddr()
+            .call()
+            .await
+            .map_err(|e| chain("the app's address", e))?;
+        let app_checksum = app
+            .m_appChecksum()
+            .call()
+            .await
+            .map_err(|e| chain("the app's checksum", e))?;
+        let dataset = if d.dataset.pointer == Address::ZERO {
+            None
+        } else {
+            let dataset = DatasetContract::new(d.dataset.pointer, self.provider.clone());
+            let url = dataset
+                .m_datasetMultiaddr()
+                .call()
+                .await
+                .map_err(|e| chain("the dataset's address", e))?;
+            let checksum = dataset
+                .m_datasetChecksum()
+                .call()
+                .await
+                .map_err(|e| chain("the dataset's checksum", e))?;
+            Some((
+                d.dataset.pointer,
+                String::from_utf8_lossy(&url).into_owned(),
+                checksum,
+            ))
+        };
+        Ok(DealFacts {
+            params: DealParams::parse(&d.params).map_err(|e| e.to_string())?,
+            bot_first: d.botFirst.saturating_to(),
+            bot_size: d.botSize.saturating_to(),
+            start: d.startTime.saturating_to(),
+            app_url: String::from_utf8_lossy(&app_url).into_owned(),
+            app_checksum: Checksum(app_checksum.0),
+            dataset,
+            timeref: category.workClockTimeRef.saturating_to(),
+            worker_stake: d.workerStake,
+            callback: d.callback,
+        })
+    }
+
+    /// Checks the stake, fetches the app and inputs, runs the app, keeps the result.
+    async fn compute(&self, state: &mut ReplicateState, facts: &DealFacts) -> Result<(), Stop> {
+        let task = state.assignment.task_id;
+        let account = self
+            .hub
+            .viewAccount(self.address)
+            .call()
+            .await
+            .map_err(|e| {
+                Stop::Failed(
+                    ReplicateStatus::StartFailed,
+                    format!("cannot read the worker's account: {e}"),
+                )
+            })?;
+        if account.stake < facts.worker_stake {
+            return Err(Stop::Failed(
+                ReplicateStatus::StartFailed,
+                format!(
+                    "the worker's free balance {} nRLC is below the deal's worker stake {} nRLC: deposit more",
+                    account.stake, facts.worker_stake
+                ),
+            ));
+        }
+        self.step(task, StatusUpdate::new(ReplicateStatus::AppDownloading))
+            .await?;
+        let app = match self.sandbox.cached(&facts.app_checksum) {
+            Some(app) => app,
+            None => {
+                let bytes = fetch(&facts.app_url)
+                    .await
+                    .map_err(|e| Stop::Failed(ReplicateStatus::AppDownloadFailed, e.to_string()))?;
+                let sandbox = self.sandbox.clone();
+                let checksum = facts.app_checksum;
+                tokio::task::spawn_blocking(move || sandbox.load_verified(&bytes, checksum))
+                    .await
+                    .map_err(|e| Stop::Failed(ReplicateStatus::AppDownloadFailed, e.to_string()))?
+                    .map_err(|e| Stop::Failed(ReplicateStatus::AppDownloadFailed, e.to_string()))?
+            }
+        };
+        self.step(task, StatusUpdate::new(ReplicateStatus::AppDownloaded))
+            .await?;
+        let workspace = Workspace::create(&self.replicate_dir(task))
+            .map_err(|e| Stop::Failed(ReplicateStatus::StartFailed, e.to_string()))?;
+        let dataset = facts
+            .dataset
+            .as_ref()
+            .map(|(address, _, _)| DatasetInput::new(*address));
+        if facts.dataset.is_some() || !facts.params.input_files.is_empty() {
+            self.step(task, StatusUpdate::new(ReplicateStatus::DataDownloading))
+                .await?;
+            let fail = failed(ReplicateStatus::DataDownloadFailed);
+            if let (Some((address, url, checksum)), Some(input)) = (&facts.dataset, &dataset) {
+                let bytes = fetch(url).await.map_err(|e| {
+                    Stop::Failed(
+                        ReplicateStatus::DataDownloadFailed,
+                        format!("dataset {address}: {e}"),
+                    )
+                })?;
+                let actual = Checksum::of(&bytes);
+                if actual.0 != checksum.0 {
+                    return Err(fail(format!(
+                        "dataset {address} from {url} has sha256 {actual}, not its on-chain checksum {checksum}"
+                    )));
+                }
+                write(&workspace.input().join(&input.filename), &bytes)
+                    .map_err(|e| Stop::Failed(ReplicateStatus::DataDownloadFailed, e))?;
+            }
+            for url in &facts.params.input_files {
+                let bytes = fetch(url).await.map_err(|e| {
+                    Stop::Failed(
+                        ReplicateStatus::DataDownloadFailed,
+                        format!("input file: {e}"),
+                    )
+                })?;
+                write(
+                    &workspace.input().join(TaskContext::input_file_name(url)),
+                    &bytes,
+                )
+                .map_err(|e| Stop::Failed(ReplicateStatus::DataDownloadFailed, e))?;
+            }
+            self.step(task, StatusUpdate::new(ReplicateStatus::DataDownloaded))
+                .await?;
+        }
+        self.step(task, StatusUpdate::new(ReplicateStatus::Computing))
+            .await?;
+        let context = TaskContext {
+            task_id: *task.as_b256(),
+            deal_id: *state.assignment.deal_id.as_b256(),
+            index: state.assignment.index,
+            bot_first: facts.bot_first,
+            bot_size: facts.bot_size,
+            deal_start: facts.start,
+            params: facts.params.clone(),
+            dataset,
+        };
+        let limits = Limits::for_max_time(Duration::from_secs(facts.timeref.max(1)));
+        let sandbox = self.sandbox.clone();
+        let run_workspace = workspace.clone();
+        let execution = tokio::task::spawn_blocking(move || {
+            execute(&sandbox, &app, &context, &run_workspace, limits)
+        })
+        .await
+        .map_err(|e| Stop::Failed(ReplicateStatus::ComputeFailed, e.to_string()))?
+        .map_err(|e| Stop::Failed(ReplicateStatus::ComputeFailed, e.to_string()))?;
+        let result = match execution.verdict {
+            Verdict::Result(result) => result,
+            Verdict::Failed(reason) => {
+                return Err(Stop::Failed(ReplicateStatus::ComputeFailed, reason));
+            }
+        };
+        let archive = self.archive_path(task);
+        write_archive(&workspace.output(), &archive)
+            .map_err(|e| Stop::Failed(ReplicateStatus::ComputeFailed, e.to_string()))?;
+        let digest = if self.config.faulty {
+            keccak256([b"agora.saboteur".as_slice(), result.digest.as_slice()].concat())
+        } else {
+            result.digest
+        };
+        state.digest = Some(digest);
+        state.callback_data = result.callback_data.map(Bytes::from);
+        state.phase = Phase::Computed;
+        self.save(state);
+        self.stats.computed.fetch_add(1, Ordering::Relaxed);
+        self.step(task, StatusUpdate::new(ReplicateStatus::Computed))
+            .await?;
+        Ok(())
+    }
+
+    fn archive_path(&self, task: TaskId) -> PathBuf {
+        self.replicate_dir(task).join("result.zip")
+    }
+
+    async fn contribution_status(&self, task: TaskId) -> Result<u8, String> {
+        let c = self
+            .hub
+            .viewContribution(*task.as_b256(), self.address)
+            .call()
+            .await
+            .map_err(|e| format!("cannot read the contribution: {e}"))?;
+        Ok(c.status)
+    }
+
+    async fn contribute(&self, state: &mut ReplicateState) -> Result<(), Stop> {
+        let task = state.assignment.task_id;
+        let fail = |e: String| Stop::Failed(ReplicateStatus::ContributeFailed, e);
+        if self.contribution_status(task).await.map_err(fail)? == 0 {
+            self.step(task, StatusUpdate::new(ReplicateStatus::Contributing))
+                .await?;
+            let digest = ResultDigest::new(state.digest.unwrap_or_default());
+            let contribution = Contribution::new(self.address, task, digest);
+            let call = self.hub.contribute(
+                *task.as_b256(),
+                *contribution.result_hash.as_b256(),
+                *contribution.result_seal.as_b256(),
+                state.assignment.enclave_challenge,
+                Bytes::new(),
+                state.assignment.authorization.clone(),
+            );
+            let hash = match call.send().await {
+                Ok(pending) => *pending.tx_hash(),
+                Err(e) => return Err(fail(format!("contribute refused: {}", describe(&e)))),
+            };
+            self.mined(hash).await.map_err(|e| {
+                Stop::Failed(ReplicateStatus::ContributeFailed, format!("contribute {e}"))
+            })?;
+            self.stats.contributed.fetch_add(1, Ordering::Relaxed);
+        }
+        state.phase = Phase::Contributed;
+        self.save(state);
+        Ok(())
+    }
+
+    async fn reveal(&self, state: &mut ReplicateState) -> Result<(), Stop> {
+        let task = state.assignment.task_id;
+        let fail = |e: String| Stop::Failed(ReplicateStatus::RevealFailed, e);
+        if self.contribution_status(task).await.map_err(fail)? != 2 {
+            self.step(task, StatusUpdate::new(ReplicateStatus::Revealing))
+                .await?;
+            let digest = state.digest.unwrap_or_default();
+            let hash = match self.hub.reveal(*task.as_b256(), digest).send().await {
+                Ok(pending) => *pending.tx_hash(),
+                Err(e) => return Err(fail(format!("reveal refused: {}", describe(&e)))),
+            };
+            self.mined(hash)
+                .await
+                .map_err(|e| Stop::Failed(ReplicateStatus::RevealFailed, format!("reveal {e}")))?;
+            self.stats.revealed.fetch_add(1, Ordering::Relaxed);
+        }
+        state.phase = Phase::Revealed;
+        self.save(state);
+        Ok(())
+    }
+
+    async fn upload(&self, state: &mut ReplicateState) -> Result<(), Stop> {
+        let task = state.assignment.task_id;
+        self.step(task, StatusUpdate::new(ReplicateStatus::ResultUploading))
+            .await?;
+        let fail = |e: String| Stop::Failed(ReplicateStatus::ResultUploadFailed, e);
+        let archive = self.archive_path(task);
+        let bytes =
+            std::fs::read(&archive).map_err(|e| fail(format!("{}: {e}", archive.display())))?;
+        let sha256 = B256::from(Checksum::of(&bytes).0);
+        let signature = ResultUpload {
+            task_id: task,
+            archive_sha256: sha256,
+        }
+        .sign(&self.config.key.0)
+        .map_err(|e| fail(e.to_string()))?;
+        let url = format!(
+            "{}{}",
+            state.assignment.result_store.trim_end_matches('/'),
+            agora_api::results::path(*task.as_b256())
+        );
+        let response = self
+            .http
+            .put(&url)
+            .header(headers::WORKER, self.address.to_string())
+            .header(
+                headers::AUTHORIZATION,
+                hex::encode(&state.assignment.authorization),
+            )
+            .header(headers::SIGNATURE, hex::encode(&signature))
+            .body(bytes)
+            .send()
+            .await
+            .map_err(|e| fail(format!("{url}: {e}")))?;
+        if !response.status().is_success() {
+            let status = response.status();
+            let error = response
+                .json::<ApiError>()
+                .await
+                .map(|e| e.error)
+                .unwrap_or_default();
+            return Err(fail(format!(
+                "{url} refused the result ({status}): {error}"
+            )));
+        }
+        let _stored: Stored = response.json().await.map_err(|e| fail(e.to_string()))?;
+        self.stats.uploaded.fetch_add(1, Ordering::Relaxed);
+        state.phase = Phase::Uploaded;
+        self.save(state);
+        Ok(())
+    }
+
+    /// Waits until `hash` is mined; fails if it reverted.
+    async fn mined(&self, hash: B256) -> Result<(), String> {
+        let mut delay = Duration::from_millis(1);
+        let give_up = tokio::time::Instant::now() + Duration::from_secs(600);
+        loop {
+            match self.provider.get_transaction_receipt(hash).await {
+                Ok(Some(receipt)) if receipt.status() => return Ok(()),
+                Ok(Some(_)) => return Err(format!("transaction {hash} reverted")),
+                Ok(None) | Err(_) if tokio::time::Instant::now() < give_up => {}
+                Ok(None) | Err(_) => {
+                    return Err(format!("transaction {hash} not mined within 10 minutes"));
+                }
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_millis(500));
+        }
+    }
+
+    // ---- The scheduler ----
+
+    async fn wait_action(&self, task: TaskId) -> Result<Action, Stop> {
+        let path = format!(
+            "{}?wait_ms={}",
+            api::action_path(task),
+            self.config.ask_wait.as_millis()
+        );
+        let reply = self
+            .retrying(|| self.request::<(), ActionReply>(reqwest::Method::GET, &path, None))
+            .await;
+        match reply {
+            Ok(Some(reply)) => match reply.action {
+                Action::Abort { reason } => Err(Stop::Aborted(reason)),
+                action => Ok(action),
+            },
+            Ok(None) => Ok(Action::Wait),
+            Err(e) => Err(Stop::Aborted(e.to_string())),
+        }
+    }
+
+    async fn report(&self, task: TaskId, update: StatusUpdate) -> Result<Action, ClientError> {
+        let path = api::status_path(task);
+        let reply = self
+            .retrying(|| {
+                self.request::<_, ActionReply>(reqwest::Method::POST, &path, Some(&update))
+            })
+            .await?;
+        Ok(reply.map_or(Action::Wait, |r| r.action))
+    }
+
+    async fn post<B: Serialize, R: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<Option<R>, ClientError> {
+        self.request(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// Retries while the scheduler is unavailable (restarting, for instance).
+    async fn retrying<F, Fut, R>(&self, attempt: F) -> Result<Option<R>, ClientError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<R>, ClientError>>,
+    {
+        let mut delay = Duration::from_millis(50);
+        loop {
+            match attempt().await {
+                Err(ClientError::Unavailable(e)) => {
+                    tracing::debug!(target: "agora::worker", error = %e, "scheduler unavailable; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One request to the scheduler with the session's token (logging in first if needed,
+    /// and again if the session is refused). `None` for a 204.
+    async fn request<B: Serialize, R: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<Option<R>, ClientError> {
+        for _ in 0..2 {
+            let token = self.token().await?;
+            let mut request = self
+                .http
+                .request(method.clone(), format!("{}{path}", self.config.scheduler))
+                .bearer_auth(&token);
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|e| ClientError::Unavailable(e.to_string()))?;
+            let status = response.status();
+            if status == reqwest::StatusCode::UNAUTHORIZED {
+                *self.session.lock().await = None;
+                continue;
+            }
+            if status == reqwest::StatusCode::NO_CONTENT {
+                return Ok(None);
+            }
+            if status.is_server_error() {
+                return Err(ClientError::Unavailable(format!("{path}: {status}")));
+            }
+            if !status.is_success() {
+                let error = response
+                    .json::<ApiError>()
+                    .await
+                    .map(|e| e.error)
+                    .unwrap_or_default();
+                return Err(ClientError::Refused {
+                    status: status.as_u16(),
+                    error,
+                });
+            }
+            return response
+                .json()
+                .await
+                .map(Some)
+                .map_err(|e| ClientError::Unavailable(e.to_string()));
+        }
+        Err(ClientError::Refused {
+            status: 401,
+            error: "the scheduler refuses the worker's session".into(),
+        })
+    }
+
+    /// The session's token, logging in with a signed challenge if there is none.
+    async fn token(&self) -> Result<String, ClientError> {
+        let mut session = self.session.lock().await;
+        if let Some(token) = session.as_ref() {
+            return Ok(token.clone());
+        }
+        let base = &self.config.scheduler;
+        let unavailable = |e: reqwest::Error| ClientError::Unavailable(e.to_string());
+        let response = self
+            .http
+            .get(format!("{base}{}?worker={}", api::CHALLENGE, self.address))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        if !response.status().is_success() {
+            return Err(ClientError::Unavailable(format!(
+                "challenge: {}",
+                response.status()
+            )));
+        }
+        let challenge: Challenge = response.json().await.map_err(unavailable)?;
+        let signature = LoginChallenge {
+            chain_id: challenge.chain_id,
+            challenge: challenge.challenge.clone(),
+        }
+        .sign(&self.config.key.0)
+        .map_err(|e| ClientError::Refused {
+            status: 0,
+            error: e.to_string(),
+        })?;
+        let login = Login {
+            worker: self.address,
+            challenge: challenge.challenge,
+            signature,
+        };
+        let response = self
+            .http
+            .post(format!("{base}{}", api::LOGIN))
+            .json(&login)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        let status = response.status();
+        if status.is_server_error() {
+            return Err(ClientError::Unavailable(format!("login: {status}")));
+        }
+        if !status.is_success() {
+            let error = response
+                .json::<ApiError>()
+                .await
+                .map(|e| e.error)
+                .unwrap_or_default();
+            return Err(ClientError::Refused {
+                status: status.as_u16(),
+                error,
+            });
+        }
+        let new: Session = response.json().await.map_err(unavailable)?;
+        tracing::info!(target: "agora::worker", worker = %self.address, "logged in to {base}");
+        *session = Some(new.token.clone());
+        Ok(new.token)
+    }
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// A contract call's error, with the hub's custom error decoded when there is one.
+fn describe(error: &alloy::contract::Error) -> String {
+    use alloy::sol_types::SolInterface;
+    if let Some(data) = error.as_revert_data()
+        && let Ok(decoded) = Hub::HubErrors::abi_decode(&data)
+    {
+        return format!("{decoded:?}");
+    }
+    error.to_string()
+}
