@@ -187,6 +187,9 @@ struct Worker {
     hub: Hub::HubInstance<DynProvider>,
     sandbox: Arc<Sandbox>,
     session: tokio::sync::Mutex<Option<String>>,
+    /// The next nonce, once known; held while a transaction is sent, so that the worker's
+    /// transactions reach the node in nonce order.
+    nonce: tokio::sync::Mutex<Option<u64>>,
     stats: Arc<Stats>,
 }
 
@@ -197,7 +200,6 @@ pub async fn spawn(config: DaemonConfig) -> Result<DaemonHandle, DaemonError> {
         .parse()
         .map_err(|_| DaemonError::RpcUrl(config.rpc_url.clone()))?;
     let provider = ProviderBuilder::new()
-        .with_cached_nonce_management()
         .wallet(EthereumWallet::from(config.key.0.clone()))
         .connect_http(url)
         .erased();
@@ -216,6 +218,7 @@ pub async fn spawn(config: DaemonConfig) -> Result<DaemonHandle, DaemonError> {
         provider,
         sandbox: Arc::new(sandbox),
         session: tokio::sync::Mutex::new(None),
+        nonce: tokio::sync::Mutex::new(None),
         stats: stats.clone(),
         config,
     });
@@ -694,10 +697,10 @@ impl Worker {
                 Bytes::new(),
                 state.assignment.authorization.clone(),
             );
-            let hash = match call.send().await {
-                Ok(pending) => *pending.tx_hash(),
-                Err(e) => return Err(fail(format!("contribute refused: {}", describe(&e)))),
-            };
+            let hash = self
+                .send(call)
+                .await
+                .map_err(|e| fail(format!("contribute refused: {e}")))?;
             self.mined(hash).await.map_err(|e| {
                 Stop::Failed(ReplicateStatus::ContributeFailed, format!("contribute {e}"))
             })?;
@@ -715,10 +718,11 @@ impl Worker {
             self.step(task, StatusUpdate::new(ReplicateStatus::Revealing))
                 .await?;
             let digest = state.digest.unwrap_or_default();
-            let hash = match self.hub.reveal(*task.as_b256(), digest).send().await {
-                Ok(pending) => *pending.tx_hash(),
-                Err(e) => return Err(fail(format!("reveal refused: {}", describe(&e)))),
-            };
+            let call = self.hub.reveal(*task.as_b256(), digest);
+            let hash = self
+                .send(call)
+                .await
+                .map_err(|e| fail(format!("reveal refused: {e}")))?;
             self.mined(hash)
                 .await
                 .map_err(|e| Stop::Failed(ReplicateStatus::RevealFailed, format!("reveal {e}")))?;
@@ -778,6 +782,34 @@ impl Worker {
         state.phase = Phase::Uploaded;
         self.save(state);
         Ok(())
+    }
+
+    /// Sends a hub call with a gas margin and the next nonce; returns its hash.
+    async fn send<D: alloy::sol_types::SolCall>(
+        &self,
+        call: alloy::contract::CallBuilder<&DynProvider, std::marker::PhantomData<D>>,
+    ) -> Result<B256, String> {
+        let gas = call.estimate_gas().await.map_err(|e| describe(&e))?;
+        let mut nonce = self.nonce.lock().await;
+        let next = match *nonce {
+            Some(n) => n,
+            None => self
+                .provider
+                .get_transaction_count(self.address)
+                .pending()
+                .await
+                .map_err(|e| format!("cannot read the worker's nonce: {e}"))?,
+        };
+        match call.gas(with_margin(gas)).nonce(next).send().await {
+            Ok(pending) => {
+                *nonce = Some(next + 1);
+                Ok(*pending.tx_hash())
+            }
+            Err(e) => {
+                *nonce = None;
+                Err(describe(&e))
+            }
+        }
     }
 
     /// Waits until `hash` is mined; fails if it reverted.
@@ -973,6 +1005,12 @@ impl Worker {
         *session = Some(new.token.clone());
         Ok(new.token)
     }
+}
+
+/// A gas limit above the estimate: the storage a transaction writes may change cost (a slot
+/// emptied or filled by another transaction) between the estimate and the block.
+fn with_margin(gas: u64) -> u64 {
+    gas + gas / 4 + 30_000
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {

@@ -24,6 +24,8 @@ pub(crate) struct Net {
     pub(crate) http: reqwest::Client,
     /// Changes to the scheduler's configuration.
     pub(crate) tune: fn(&mut agora_scheduler::Config),
+    /// Where the scheduler listens (the same port across restarts, as the workers know it).
+    pub(crate) scheduler_listen: Option<std::net::SocketAddr>,
 }
 
 /// The workspace's file `path`.
@@ -67,6 +69,7 @@ impl Net {
             app,
             http: reqwest::Client::new(),
             tune,
+            scheduler_listen: None,
         };
         net.start_scheduler().await;
         net
@@ -98,11 +101,20 @@ impl Net {
             self.results_url(),
         );
         (self.tune)(&mut config);
-        self.scheduler = Some(
-            agora_scheduler::spawn(config)
-                .await
-                .expect("the scheduler starts"),
+        if let Some(listen) = self.scheduler_listen {
+            config.listen = listen;
+        }
+        let scheduler = agora_scheduler::spawn(config)
+            .await
+            .expect("the scheduler starts");
+        self.scheduler_listen = Some(
+            scheduler
+                .url()
+                .trim_start_matches("http://")
+                .parse()
+                .expect("an address"),
         );
+        self.scheduler = Some(scheduler);
     }
 
     pub(crate) async fn kill_scheduler(&mut self) {

@@ -1,13 +1,17 @@
 //! A workerpool at work: deals matched on chain become tasks that the scheduler's workers run
 //! and that the protocol certifies.
 
-use agora_api::{results::ResultLink, scheduler::TaskStatus};
+use agora_api::{
+    results::ResultLink,
+    scheduler::{ReplicateStatus, TaskStatus},
+};
 use agora_primitives::{
     Nrlc,
     consensus::{Contributor, distribute},
 };
-use agora_testkit::market::{APP_OWNER, REQUESTER, SCHEDULER, WORKERS, rlc};
+use agora_testkit::market::{APP_OWNER, REQUESTER, SCHEDULER, TIMEREF, WORKERS, rlc};
 use alloy::primitives::{B256, U256};
+use alloy::providers::Provider;
 use std::sync::atomic::Ordering::Relaxed;
 
 use sha2::{Digest, Sha256};
@@ -125,4 +129,191 @@ async fn one_worker_at_trust_1_certifies_the_result_and_pays_everyone_as_the_spe
 
 fn wide(amount: Nrlc) -> U256 {
     amount.into()
+}
+
+const FAILED: u8 = 4;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_that_cannot_finish_is_claimed_at_its_final_deadline_and_the_requester_refunded() {
+    let mut net = Net::start("examples/wat/trap.wat").await;
+    net.start_worker(0, false).await;
+    let requester = net.world.address(REQUESTER);
+    let before = net.world.account(requester).await;
+    let deal = net.deal(&net.orders(1, 1, 0x52)).await;
+    let task = deal.task(U256::ZERO);
+    let view = net
+        .until(task, "failed by its app", |v| {
+            v.replicates
+                .iter()
+                .any(|r| r.status == ReplicateStatus::ComputeFailed)
+        })
+        .await;
+    let failure = view
+        .history
+        .iter()
+        .find(|e| e.status == "COMPUTE_FAILED")
+        .expect("the failure is recorded");
+    assert!(failure.reason.contains("trap"), "{}", failure.reason);
+    let locked = net.world.account(requester).await;
+    assert_eq!(
+        before.0 - locked.0,
+        rlc(11),
+        "the price is locked meanwhile"
+    );
+
+    // Nobody else can run it: at the final deadline the scheduler claims it.
+    net.world.increase_time(10 * TIMEREF).await;
+    net.until_chain_status(task, FAILED).await;
+    let view = net.until_status(task, TaskStatus::Failed).await;
+    assert!(
+        view.history.iter().any(|e| e.status == "CLAIMING"),
+        "{:#?}",
+        view.history
+    );
+    assert_eq!(
+        net.world.account(requester).await,
+        before,
+        "the requester is refunded"
+    );
+    net.world.assert_conserved().await;
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_task_of_a_deal_of_volume_100_completes() {
+    let mut net = Net::start(HELLO).await;
+    for i in 0..3 {
+        net.start_worker(i, false).await;
+    }
+    let mut orders = net.orders(1, 100, 0x53);
+    orders.app.appprice = Nrlc::ZERO;
+    orders.workerpool.workerpoolprice = Nrlc::new(rlc(1));
+    let deal = net.deal(&orders).await;
+    for idx in 0..100u64 {
+        net.until_chain_status(deal.task(U256::from(idx)), COMPLETED)
+            .await;
+    }
+    let computed: u64 = (0..3)
+        .map(|i| net.worker(i).stats().computed.load(Relaxed))
+        .sum();
+    assert_eq!(computed, 100, "each task ran once");
+    net.world.assert_conserved().await;
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduler_killed_mid_deal_completes_it_after_a_restart_without_sending_anything_twice() {
+    let mut net = Net::start(HELLO).await;
+    net.start_worker(0, false).await;
+    let mut orders = net.orders(1, 10, 0x54);
+    orders.app.appprice = Nrlc::ZERO;
+    orders.workerpool.workerpoolprice = Nrlc::new(rlc(1));
+    let deal = net.deal(&orders).await;
+    let tasks: Vec<_> = (0..10u64).map(|i| deal.task(U256::from(i))).collect();
+    // Kill it once some tasks are done.
+    let deadline = tokio::time::Instant::now() + crate::net::PATIENCE;
+    loop {
+        let mut done = 0;
+        for task in &tasks {
+            done += usize::from(net.world.view_task(*task).await.status == COMPLETED);
+        }
+        if done >= 2 {
+            assert!(done < tasks.len(), "the deal ended before the kill");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no task completed");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    net.kill_scheduler().await;
+    // A block while it is down, so it has something to catch up on.
+    net.world.increase_time(1).await;
+    net.start_scheduler().await;
+    for task in &tasks {
+        net.until_chain_status(*task, COMPLETED).await;
+    }
+    // Nothing that had finished ran again.
+    assert_eq!(net.worker(0).stats().computed.load(Relaxed), 10);
+    // Every transaction of the scheduler succeeded, and none was sent twice.
+    let scheduler = net.world.address(SCHEDULER);
+    let provider = net.world.provider(SCHEDULER);
+    let head = provider.get_block_number().await.expect("a head");
+    let mut inputs = std::collections::BTreeSet::new();
+    let mut sent = 0;
+    for number in 0..=head {
+        let block = provider
+            .get_block_by_number(number.into())
+            .full()
+            .await
+            .expect("a block")
+            .expect("it exists");
+        for tx in block.transactions.txns() {
+            if tx.inner.signer() != scheduler {
+                continue;
+            }
+            sent += 1;
+            let receipt = provider
+                .get_transaction_receipt(*tx.inner.hash())
+                .await
+                .expect("a receipt")
+                .expect("mined");
+            assert!(
+                receipt.status(),
+                "a scheduler transaction reverted: {receipt:?}"
+            );
+            let input = alloy::consensus::Transaction::input(tx.inner.inner()).clone();
+            assert!(inputs.insert(input), "a transaction was sent twice");
+        }
+    }
+    // The world's setup deposited once; then initializations and ten finalizes.
+    assert!(sent >= 12, "only {sent} scheduler transactions");
+    net.world.assert_conserved().await;
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_replicate_is_replaced_and_the_task_completes() {
+    let mut net = Net::start_tuned("crates/e2e/tests/fixtures/slow.wat", |config| {
+        config.worker_lost_after = std::time::Duration::from_secs(4);
+    })
+    .await;
+    for i in 0..3 {
+        net.start_worker(i, false).await;
+    }
+    // Trust 3 takes two agreeing fresh workers.
+    let deal = net.deal(&net.orders(3, 1, 0x55)).await;
+    let task = deal.task(U256::ZERO);
+    let view = net
+        .until(task, "computing", |v| {
+            v.replicates
+                .iter()
+                .any(|r| r.status == ReplicateStatus::Computing)
+        })
+        .await;
+    let victim = view
+        .replicates
+        .iter()
+        .find(|r| r.status == ReplicateStatus::Computing)
+        .expect("a computing replicate")
+        .worker;
+    let i = (0..3)
+        .find(|i| net.world.address(WORKERS[*i]) == victim)
+        .expect("one of ours");
+    net.kill_worker(i).await;
+    net.until_chain_status(task, COMPLETED).await;
+    let view = net.until_status(task, TaskStatus::Completed).await;
+    let lost = view
+        .replicates
+        .iter()
+        .find(|r| r.worker == victim)
+        .expect("the victim's replicate");
+    assert_eq!(lost.status, ReplicateStatus::WorkerLost);
+    let others: Vec<_> = view
+        .replicates
+        .iter()
+        .filter(|r| r.worker != victim)
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(others, [ReplicateStatus::Completed; 2], "{view:#?}");
+    net.world.assert_conserved().await;
+    net.stop().await;
 }
