@@ -317,3 +317,123 @@ async fn a_worker_killed_mid_replicate_is_replaced_and_the_task_completes() {
     net.world.assert_conserved().await;
     net.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_saboteur_is_outvoted_loses_its_stake_and_score_and_the_honest_workers_are_paid() {
+    let mut net = Net::start(HELLO).await;
+    let [a, b, c] = [0, 1, 2];
+    let cheap = |net: &Net, trust, volume, salt| {
+        let mut orders = net.orders(trust, volume, salt);
+        orders.app.appprice = Nrlc::ZERO;
+        orders.workerpool.workerpoolprice = Nrlc::new(rlc(1));
+        orders
+    };
+    // Reputation first. Trust 5 takes three fresh workers: five such tasks give each of the
+    // three a score of 5.
+    for i in [a, b, c] {
+        net.start_worker(i, false).await;
+    }
+    let deal = net.deal(&cheap(&net, 5, 5, 0x61)).await;
+    for idx in 0..5u64 {
+        net.until_chain_status(deal.task(U256::from(idx)), COMPLETED)
+            .await;
+    }
+    // Then ten tasks at trust 4 for A and B alone: they reach 15 (a weight of 4).
+    net.kill_worker(c).await;
+    let deal = net.deal(&cheap(&net, 4, 10, 0x62)).await;
+    for idx in 0..10u64 {
+        net.until_chain_status(deal.task(U256::from(idx)), COMPLETED)
+            .await;
+    }
+    let score = |n: u64| U256::from(n);
+    assert_eq!(net.world.score(WORKERS[a]).await, score(15));
+    assert_eq!(net.world.score(WORKERS[b]).await, score(15));
+    assert_eq!(net.world.score(WORKERS[c]).await, score(5));
+
+    // C comes back as a saboteur; at trust 5 neither A (4) alone, nor A against C (4 to 2),
+    // is a consensus.
+    net.kill_worker(b).await;
+    net.start_worker(c, true).await;
+    let people = [WORKERS[a], WORKERS[b], WORKERS[c], SCHEDULER];
+    let mut before = Vec::new();
+    for who in people {
+        before.push(net.world.account(net.world.address(who)).await);
+    }
+    let deal = net.deal(&net.orders(5, 1, 0x63)).await;
+    let task = deal.task(U256::ZERO);
+    let view = net
+        .until(task, "contributed by A and C", |v| {
+            v.replicates
+                .iter()
+                .filter(|r| r.result_hash.is_some())
+                .count()
+                == 2
+        })
+        .await;
+    let hashes: Vec<_> = view
+        .replicates
+        .iter()
+        .filter_map(|r| r.result_hash)
+        .collect();
+    assert_ne!(hashes[0], hashes[1], "the saboteur disagrees");
+    assert_eq!(
+        view.status,
+        TaskStatus::Running,
+        "no consensus yet: {view:#?}"
+    );
+    // B joins: 4 × 4 = 16 against 2 out of 19 is above the 80 % that trust 5 asks.
+    net.start_worker(b, false).await;
+    net.until_chain_status(task, COMPLETED).await;
+    let view = net.until_status(task, TaskStatus::Completed).await;
+    let status_of = |who: usize| {
+        view.replicates
+            .iter()
+            .find(|r| r.worker == net.world.address(WORKERS[who]))
+            .map(|r| r.status)
+    };
+    assert_eq!(status_of(a), Some(ReplicateStatus::Completed));
+    assert_eq!(status_of(b), Some(ReplicateStatus::Completed));
+    assert_eq!(status_of(c), Some(ReplicateStatus::Rejected));
+
+    // Paid as spec §5.3 says: C's stake is seized and shared; A and B, with equal weights,
+    // split the workers' part.
+    let contributor = |who: usize, score: u64, proved: bool| Contributor {
+        worker: net.world.address(WORKERS[who]),
+        score,
+        proved,
+    };
+    let payout = distribute(
+        Nrlc::new(rlc(1)),
+        Nrlc::ZERO,
+        Nrlc::new(rlc(10)),
+        Nrlc::new(rlc(3)),
+        1,
+        &[
+            contributor(a, 15, true),
+            contributor(c, 5, false),
+            contributor(b, 15, true),
+        ],
+    );
+    let mut after = Vec::new();
+    for who in people {
+        after.push(net.world.account(net.world.address(who)).await);
+    }
+    assert_eq!(after[0].0 - before[0].0, wide(payout.workers[0].reward));
+    assert_eq!(after[1].0 - before[1].0, wide(payout.workers[2].reward));
+    assert_eq!(
+        before[2].0 - after[2].0,
+        rlc(3),
+        "the saboteur's stake is seized"
+    );
+    assert_eq!(after[3].0 - before[3].0, wide(payout.scheduler));
+    assert!(
+        after[0].0 > before[0].0 + rlc(6),
+        "each honest worker gets over 6 RLC"
+    );
+    // Scores: the honest ones rise, the saboteur loses a third.
+    assert_eq!(net.world.score(WORKERS[a]).await, score(16));
+    assert_eq!(net.world.score(WORKERS[b]).await, score(16));
+    assert_eq!(net.world.score(WORKERS[c]).await, score(3));
+    net.world.assert_conserved().await;
+    net.stop().await;
+}
