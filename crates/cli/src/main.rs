@@ -3,6 +3,7 @@
 mod app;
 mod chain;
 mod order;
+mod pool;
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +25,16 @@ enum Command {
     /// Try apps locally, in the workers' sandbox.
     #[command(subcommand)]
     App(app::Args),
+    /// Run a result store: workers upload task results, requesters download them.
+    Results(pool::ResultsArgs),
+    /// Run a workerpool's scheduler.
+    Scheduler(pool::SchedulerArgs),
+    /// Run a worker for a scheduler.
+    Worker(pool::WorkerArgs),
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Runtime::new().map_err(anyhow::Error::from)
 }
 
 fn main() -> std::process::ExitCode {
@@ -39,6 +50,9 @@ fn main() -> std::process::ExitCode {
         Command::Chain(args) => tokio::runtime::Runtime::new()
             .map_err(anyhow::Error::from)
             .and_then(|runtime| runtime.block_on(chain::run(args))),
+        Command::Results(args) => runtime().and_then(|r| r.block_on(pool::results(args))),
+        Command::Scheduler(args) => runtime().and_then(|r| r.block_on(pool::scheduler(args))),
+        Command::Worker(args) => runtime().and_then(|r| r.block_on(pool::worker(args))),
         Command::Order(args) => order::run(args),
         Command::App(args) => app::run(args),
     };

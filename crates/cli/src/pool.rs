@@ -1,0 +1,235 @@
+//! `agora results`, `agora scheduler`, `agora worker`: a workerpool's services.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use alloy_primitives::Address;
+use alloy_signer_local::PrivateKeySigner;
+use anyhow::{Context, Result};
+
+/// The hub of the embedded dev chain (`agora chain`'s genesis).
+fn dev_hub() -> Address {
+    let deployer = agora_chain::derive_dev_accounts(agora_chain::DEV_MNEMONIC, 1)
+        .map(|accounts| accounts[0].address)
+        .unwrap_or_default();
+    agora_contracts::Deployment::predict(deployer).hub
+}
+
+/// Where the services meet the chain.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ChainArgs {
+    /// The chain's JSON-RPC endpoint.
+    #[arg(long, default_value = "http://127.0.0.1:8545", env = "AGORA_RPC_URL")]
+    rpc_url: String,
+    /// The hub's address (default: the embedded dev chain's).
+    #[arg(long, env = "AGORA_HUB")]
+    hub: Option<Address>,
+}
+
+impl ChainArgs {
+    fn hub(&self) -> Address {
+        self.hub.unwrap_or_else(dev_hub)
+    }
+}
+
+/// Whose key signs.
+#[derive(Debug, clap::Args)]
+pub(crate) struct KeyArgs {
+    /// The private key (hex). Prefer the environment variable to the command line.
+    #[arg(
+        long,
+        env = "AGORA_KEY",
+        hide_env_values = true,
+        conflicts_with = "dev_account"
+    )]
+    key: Option<String>,
+    /// Use dev account N of the dev chain's mnemonic instead (for local networks).
+    #[arg(long, value_name = "N")]
+    dev_account: Option<u32>,
+}
+
+impl KeyArgs {
+    fn signer(&self) -> Result<PrivateKeySigner> {
+        if let Some(key) = &self.key {
+            return key.trim().parse().context("--key is not a hex private key");
+        }
+        let n = self
+            .dev_account
+            .context("give a key: --key (or AGORA_KEY) or --dev-account N")?;
+        let accounts = agora_chain::derive_dev_accounts(agora_chain::DEV_MNEMONIC, n + 1)
+            .context("the dev mnemonic")?;
+        Ok(accounts[n as usize].signer())
+    }
+}
+
+/// Options of `agora results`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct ResultsArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7800", env = "AGORA_RESULTS_LISTEN")]
+    listen: SocketAddr,
+    /// Where the archives are kept. Default: ~/.agora/results.
+    #[arg(long, env = "AGORA_RESULTS_DIR")]
+    dir: Option<PathBuf>,
+    /// The URL clients reach the store at (default: http://<listen>).
+    #[arg(long, env = "AGORA_RESULTS_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// The largest archive accepted, in bytes.
+    #[arg(long, default_value_t = 64 << 20)]
+    max_bytes: usize,
+}
+
+/// Options of `agora scheduler`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SchedulerArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+    #[command(flatten)]
+    key: KeyArgs,
+    /// The workerpool this scheduler runs (its owner's key signs).
+    #[arg(long, env = "AGORA_SCHEDULER_WORKERPOOL")]
+    workerpool: Address,
+    /// Address of the worker API.
+    #[arg(long, default_value = "127.0.0.1:7700", env = "AGORA_SCHEDULER_LISTEN")]
+    listen: SocketAddr,
+    /// The database file. Default: ~/.agora/scheduler/<workerpool>.db.
+    #[arg(long, env = "AGORA_SCHEDULER_DB")]
+    db: Option<PathBuf>,
+    /// The result store the workers upload to.
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:7800",
+        env = "AGORA_SCHEDULER_RESULT_STORE"
+    )]
+    result_store: String,
+    /// Only these workers may log in (repeat); default: anyone.
+    #[arg(long = "allow-worker", value_name = "ADDRESS")]
+    workers: Vec<Address>,
+    /// Seconds without news after which a worker's running replicates go to others.
+    #[arg(long, default_value_t = 30)]
+    worker_lost_after: u64,
+}
+
+/// Options of `agora worker`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct WorkerArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+    #[command(flatten)]
+    key: KeyArgs,
+    /// The scheduler's URL.
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:7700",
+        env = "AGORA_WORKER_SCHEDULER"
+    )]
+    scheduler: String,
+    /// Where replicates run. Default: ~/.agora/worker/<address>.
+    #[arg(long, env = "AGORA_WORKER_DIR")]
+    dir: Option<PathBuf>,
+    /// How many replicates run at once.
+    #[arg(long, default_value_t = 2, env = "AGORA_WORKER_SLOTS")]
+    slots: usize,
+}
+
+fn home(sub: &str) -> Result<PathBuf> {
+    let home = std::env::var_os("HOME").context("HOME is not set: give the directory")?;
+    Ok(PathBuf::from(home).join(".agora").join(sub))
+}
+
+async fn until_interrupted() -> Result<()> {
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot wait for Ctrl-C")?;
+    eprintln!("stopping");
+    Ok(())
+}
+
+pub(crate) async fn results(args: ResultsArgs) -> Result<()> {
+    let dir = match args.dir {
+        Some(dir) => dir,
+        None => home("results")?,
+    };
+    let handle = agora_results::serve(agora_results::Config {
+        dir: dir.clone(),
+        listen: args.listen,
+        rpc_url: args.chain.rpc_url.clone(),
+        hub: args.chain.hub(),
+        public_url: args.public_url,
+        max_bytes: args.max_bytes,
+    })
+    .await
+    .context("cannot start the result store")?;
+    eprintln!(
+        "result store on {} (archives in {}, chain {})",
+        handle.url(),
+        dir.display(),
+        args.chain.rpc_url
+    );
+    until_interrupted().await?;
+    handle.shutdown().await;
+    Ok(())
+}
+
+pub(crate) async fn scheduler(args: SchedulerArgs) -> Result<()> {
+    let key = args.key.signer()?;
+    let db = match args.db {
+        Some(db) => db,
+        None => home("scheduler")?.join(format!("{}.db", args.workerpool)),
+    };
+    let mut config = agora_scheduler::Config::new(
+        args.chain.rpc_url.clone(),
+        args.chain.hub(),
+        args.workerpool,
+        key,
+        db.clone(),
+        args.result_store.clone(),
+    );
+    config.listen = args.listen;
+    config.workers = (!args.workers.is_empty()).then_some(args.workers);
+    config.worker_lost_after = Duration::from_secs(args.worker_lost_after);
+    let handle = agora_scheduler::spawn(config)
+        .await
+        .context("cannot start the scheduler")?;
+    eprintln!(
+        "scheduler of workerpool {} on {} (account {}, database {}, results to {})",
+        args.workerpool,
+        handle.url(),
+        handle.address(),
+        db.display(),
+        args.result_store
+    );
+    until_interrupted().await?;
+    handle.shutdown().await;
+    Ok(())
+}
+
+pub(crate) async fn worker(args: WorkerArgs) -> Result<()> {
+    let key = args.key.signer()?;
+    let address = key.address();
+    let dir = match args.dir {
+        Some(dir) => dir,
+        None => home("worker")?.join(address.to_string()),
+    };
+    let mut config = agora_worker::daemon::DaemonConfig::new(
+        args.scheduler.clone(),
+        args.chain.rpc_url.clone(),
+        args.chain.hub(),
+        key,
+        dir.clone(),
+    );
+    config.slots = args.slots;
+    let handle = agora_worker::daemon::spawn(config)
+        .await
+        .context("cannot start the worker")?;
+    eprintln!(
+        "worker {address} for {} ({} slots, in {})",
+        args.scheduler,
+        args.slots,
+        dir.display()
+    );
+    until_interrupted().await?;
+    handle.kill().await;
+    Ok(())
+}
