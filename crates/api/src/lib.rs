@@ -3,10 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod openapi;
 pub mod scheduler;
 
 /// The body of every error response: what went wrong, in one line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiError {
     /// What went wrong.
     pub error: String,
@@ -34,7 +35,7 @@ pub mod results {
     }
 
     /// The result link that `finalize` records (spec §7.4).
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
     pub struct ResultLink {
         /// Where the result is kept: `agora` for an Agora result store.
         pub storage: String,
@@ -58,12 +59,14 @@ pub mod results {
     }
 
     /// The answer to an upload.
-    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
     #[serde(rename_all = "camelCase")]
     pub struct Stored {
         /// The task.
+        #[schema(value_type = String)]
         pub task_id: B256,
         /// The sha256 of the archive, under which it is stored.
+        #[schema(value_type = String)]
         pub sha256: B256,
         /// Its size in bytes.
         pub size: u64,

@@ -35,7 +35,7 @@ pub fn task_path(task: TaskId) -> String {
 }
 
 /// A login challenge.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Challenge {
     /// The text to sign as agora-primitives' `LoginChallenge` (EIP-712).
@@ -47,19 +47,21 @@ pub struct Challenge {
 }
 
 /// A worker logging in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Login {
     /// The worker's address.
+    #[schema(value_type = String)]
     pub worker: Address,
     /// The challenge it was given.
     pub challenge: String,
     /// Its EIP-712 signature of the challenge.
+    #[schema(value_type = String)]
     pub signature: Bytes,
 }
 
 /// A session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
     /// The bearer token.
@@ -69,7 +71,7 @@ pub struct Session {
 }
 
 /// A worker asking for a replicate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Ask {
     /// How many replicates it can start now.
@@ -80,18 +82,22 @@ pub struct Ask {
 
 /// A replicate given to a worker. The worker reads the deal, the app and the dataset from the
 /// chain itself; the scheduler gives what only it has.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Assignment {
     /// The task.
+    #[schema(value_type = String)]
     pub task_id: TaskId,
     /// Its deal.
+    #[schema(value_type = String)]
     pub deal_id: DealId,
     /// Its index in the deal.
     pub index: u64,
     /// The enclave challenge (zero outside a TEE).
+    #[schema(value_type = String)]
     pub enclave_challenge: Address,
     /// The scheduler's `WorkerpoolAuthorization` signature for this worker and task.
+    #[schema(value_type = String)]
     pub authorization: Bytes,
     /// The result store to upload to.
     pub result_store: String,
@@ -102,9 +108,10 @@ pub struct Assignment {
 macro_rules! named_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal,)* }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
         pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $text)] $variant,)*
+            $($(#[$vmeta])* $variant,)*
         }
 
         impl $name {
@@ -264,7 +271,7 @@ impl ReplicateStatus {
 }
 
 /// A worker's report of its replicate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusUpdate {
     /// The new status.
@@ -274,12 +281,15 @@ pub struct StatusUpdate {
     pub reason: Option<String>,
     /// The contribution's result hash (with `CONTRIBUTED`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub result_hash: Option<ResultHash>,
     /// The transaction (with `CONTRIBUTED` and `REVEALED`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub transaction: Option<B256>,
     /// The callback data of the result (with `RESULT_UPLOADED`, for a deal with a callback).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub callback_data: Option<Bytes>,
 }
 
@@ -305,7 +315,7 @@ impl StatusUpdate {
 }
 
 /// What a worker's replicate should do next.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "action", rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Action {
     /// Carry on with what it does.
@@ -326,7 +336,7 @@ pub enum Action {
 }
 
 /// The answer to a status update or an action query.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ActionReply {
     /// What to do.
     #[serde(flatten)]
@@ -334,13 +344,14 @@ pub struct ActionReply {
 }
 
 /// One recorded status change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     /// When (milliseconds since the Unix epoch).
     pub at_ms: u64,
     /// The worker, for a replicate's change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub worker: Option<Address>,
     /// The new status.
     pub status: String,
@@ -349,25 +360,29 @@ pub struct Event {
 }
 
 /// One replicate of a task.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReplicateView {
     /// Its worker.
+    #[schema(value_type = String)]
     pub worker: Address,
     /// Its status.
     pub status: ReplicateStatus,
     /// Its contribution's result hash, once on chain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
     pub result_hash: Option<ResultHash>,
 }
 
 /// A task, as the scheduler sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskView {
     /// The task.
+    #[schema(value_type = String)]
     pub task_id: TaskId,
     /// Its deal.
+    #[schema(value_type = String)]
     pub deal_id: DealId,
     /// Its index in the deal.
     pub index: u64,
@@ -387,12 +402,14 @@ pub struct TaskView {
 }
 
 /// A task in a list.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskSummary {
     /// The task.
+    #[schema(value_type = String)]
     pub task_id: TaskId,
     /// Its deal.
+    #[schema(value_type = String)]
     pub deal_id: DealId,
     /// Its index.
     pub index: u64,

@@ -116,6 +116,15 @@ pub async fn serve(config: Config) -> Result<Handle, ServeError> {
     });
     let router = Router::new()
         .route("/v1/results/{task}", get(download).put(upload))
+        .route(
+            agora_api::openapi::PATH,
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    agora_api::openapi::results(),
+                )
+            }),
+        )
         .layer(DefaultBodyLimit::max(config.max_bytes))
         .with_state(shared);
     let (stop, stopped) = tokio::sync::oneshot::channel();

@@ -41,7 +41,15 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/v1/replicates/{task}/action", get(action))
         .route(paths::TASKS, get(tasks))
         .route("/v1/tasks/{task}", get(task))
+        .route(agora_api::openapi::PATH, get(openapi))
         .with_state(shared)
+}
+
+async fn openapi() -> impl IntoResponse {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        agora_api::openapi::scheduler(),
+    )
 }
 
 /// A refused request.

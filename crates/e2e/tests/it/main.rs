@@ -1,5 +1,6 @@
 //! End-to-end scenarios on the embedded chain: the result store, a scheduler and its workers
 //! in this process, on loopback sockets, driven through their public APIs and the chain.
 
+mod api;
 mod net;
 mod workerpool;

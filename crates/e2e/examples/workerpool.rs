@@ -1,0 +1,102 @@
+//! The workerpool's figures (docs/PERFORMANCE.md): on the embedded chain, with the result
+//! store, one scheduler and its workers in this process,
+//!
+//! - latency: the time from sending matchOrders to the task being finalized on chain, for the
+//!   hello-world app with one worker, over `--deals` deals of one task each, one after the
+//!   other (median and p99);
+//! - throughput: finalized tasks per second for one deal of `--tasks` tasks with four workers.
+//!
+//! `cargo run --release -p agora-e2e --example workerpool [-- --deals 200 --tasks 1000]`
+
+#[allow(
+    dead_code,
+    unreachable_pub,
+    reason = "the test harness, shared with the tests"
+)]
+#[path = "../tests/it/net.rs"]
+mod net;
+
+use std::time::{Duration, Instant};
+
+use agora_primitives::Nrlc;
+use agora_testkit::market::rlc;
+use alloy::primitives::U256;
+
+const COMPLETED: u8 = 3;
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let deals = arg("--deals", 200);
+    let tasks = arg("--tasks", 1000);
+
+    // Latency: one worker, one task per deal.
+    let mut net = net::Net::start("examples/hello/hello.wasm").await;
+    net.start_worker(0, false).await;
+    let mut latencies = Vec::new();
+    for i in 0..deals {
+        let mut orders = net.orders(1, 1, 0);
+        orders.app.appprice = Nrlc::ZERO;
+        orders.workerpool.workerpoolprice = Nrlc::new(U256::from(1_000_000u64));
+        orders.request.salt = alloy::primitives::B256::from(U256::from(i + 1));
+        let started = Instant::now();
+        let deal = net.deal(&orders).await;
+        let task = deal.task(U256::ZERO);
+        while net.world.view_task(task).await.status != COMPLETED {
+            tokio::time::sleep(Duration::from_micros(500)).await;
+        }
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    let mean = latencies.iter().sum::<Duration>() / latencies.len() as u32;
+    println!(
+        "latency, matchOrders to finalized, 1 worker, {deals} deals: p50 {:.1} ms, p99 {:.1} ms, mean {:.1} ms, min {:.1} ms, max {:.1} ms",
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.99)),
+        ms(mean),
+        ms(latencies[0]),
+        ms(latencies[latencies.len() - 1]),
+    );
+    net.stop().await;
+
+    // Throughput: four workers, one deal of `tasks` tasks.
+    let mut net = net::Net::start("examples/hello/hello.wasm").await;
+    for i in 0..4 {
+        net.start_worker(i, false).await;
+    }
+    let mut orders = net.orders(1, tasks, 0x77);
+    orders.app.appprice = Nrlc::ZERO;
+    orders.workerpool.workerpoolprice = Nrlc::new(rlc(1) / U256::from(10));
+    let started = Instant::now();
+    let deal = net.deal(&orders).await;
+    for idx in 0..tasks {
+        let task = deal.task(U256::from(idx));
+        while net.world.view_task(task).await.status != COMPLETED {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "throughput, 1 scheduler and 4 workers (2 slots each), 1 deal of {tasks} tasks: {:.1} finalized tasks/s ({:.2} s)",
+        tasks as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
+    net.stop().await;
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
