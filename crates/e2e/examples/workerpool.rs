@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use agora_primitives::Nrlc;
 use agora_testkit::market::rlc;
-use alloy::primitives::U256;
+use alloy::{primitives::U256, providers::Provider, sol_types::SolEvent};
 
 const COMPLETED: u8 = 3;
 
@@ -42,6 +42,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn main() {
     let deals = arg("--deals", 200);
     let tasks = arg("--tasks", 1000);
+    let slots = arg("--slots", 4) as usize;
 
     // Latency: one worker, one task per deal.
     let mut net = net::Net::start("examples/hello/hello.wasm").await;
@@ -75,22 +76,60 @@ async fn main() {
     // Throughput: four workers, one deal of `tasks` tasks.
     let mut net = net::Net::start("examples/hello/hello.wasm").await;
     for i in 0..4 {
-        net.start_worker(i, false).await;
+        net.start_worker_with(i, |config| config.slots = slots)
+            .await;
     }
     let mut orders = net.orders(1, tasks, 0x77);
     orders.app.appprice = Nrlc::ZERO;
     orders.workerpool.workerpoolprice = Nrlc::new(rlc(1) / U256::from(10));
+    let provider = net.world.provider(0);
+    let mut from = provider.get_block_number().await.expect("a head");
+    eprintln!("throughput: the network is up");
     let started = Instant::now();
     let deal = net.deal(&orders).await;
-    for idx in 0..tasks {
-        let task = deal.task(U256::from(idx));
-        while net.world.view_task(task).await.status != COMPLETED {
-            tokio::time::sleep(Duration::from_millis(2)).await;
+    eprintln!("throughput: the deal is matched");
+    // Count the finalizations from the hub's events, polled lightly.
+    let mut finalized = 0u64;
+    while finalized < tasks {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if started.elapsed() > Duration::from_secs(60) {
+            eprintln!("only {finalized} of {tasks} tasks finalized after 60 s");
+            for idx in 0..tasks {
+                let task = deal.task(U256::from(idx));
+                if net.world.view_task(task).await.status != COMPLETED {
+                    eprintln!("task {idx}: {:#?}", net.view(task).await);
+                    break;
+                }
+            }
+            std::process::exit(1);
         }
+        let head = provider.get_block_number().await.expect("a head");
+        if head <= from {
+            continue;
+        }
+        let filter = alloy::rpc::types::Filter::new()
+            .address(net.world.hub)
+            .from_block(from + 1)
+            .to_block(head)
+            .event_signature(agora_contracts::Hub::TaskFinalize::SIGNATURE_HASH);
+        finalized += provider.get_logs(&filter).await.expect("logs").len() as u64;
+        if std::env::var_os("AGORA_BENCH_TRACE").is_some() {
+            eprintln!(
+                "{:?}: {finalized} finalized, head {head}",
+                started.elapsed()
+            );
+        }
+        from = head;
     }
     let elapsed = started.elapsed();
+    for idx in 0..tasks {
+        assert_eq!(
+            net.world.view_task(deal.task(U256::from(idx))).await.status,
+            COMPLETED
+        );
+    }
     println!(
-        "throughput, 1 scheduler and 4 workers (2 slots each), 1 deal of {tasks} tasks: {:.1} finalized tasks/s ({:.2} s)",
+        "throughput, 1 scheduler and 4 workers ({slots} slots each), 1 deal of {tasks} tasks: {:.1} finalized tasks/s ({:.2} s)",
         tasks as f64 / elapsed.as_secs_f64(),
         elapsed.as_secs_f64()
     );

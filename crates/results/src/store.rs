@@ -67,8 +67,21 @@ impl Store {
         if !blob.exists() {
             self.write_atomically(&blob, bytes)?;
         }
-        self.write_atomically(&self.task_file(task), hex::encode(sha).as_bytes())?;
-        Ok(sha)
+        // The task's file is created only if absent (a hard link fails on an existing name),
+        // so two uploads for one task cannot both pass the check above.
+        let tmp = self.write_temporary("task", hex::encode(sha).as_bytes())?;
+        let target = self.task_file(task);
+        let linked = std::fs::hard_link(&tmp, &target);
+        let _ = std::fs::remove_file(&tmp);
+        match linked {
+            Ok(()) => Ok(sha),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match self.sha_of(task)? {
+                Some(existing) if existing == sha => Ok(sha),
+                Some(existing) => Err(StoreError::Conflict { task, existing }),
+                None => Err(io(&target)(e)),
+            },
+            Err(e) => Err(io(&target)(e)),
+        }
     }
 
     /// Task `task`'s result, if it has one.
@@ -100,19 +113,96 @@ impl Store {
         }
     }
 
+    /// Writes `bytes` to a new file in `tmp/` and syncs it.
+    fn write_temporary(&self, name: &str, bytes: &[u8]) -> Result<PathBuf, StoreError> {
+        // A name of its own for each write: two uploads of the same bytes write the same blob
+        // at the same time.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = self
+            .dir
+            .join("tmp")
+            .join(format!("{name}.{}.{n}", std::process::id()));
+        std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(io(&tmp))?;
+        Ok(tmp)
+    }
+
     fn write_atomically(&self, target: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         let name = target
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let tmp = self
-            .dir
-            .join("tmp")
-            .join(format!("{name}.{}", std::process::id()));
-        std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-        std::fs::File::open(&tmp)
-            .and_then(|f| f.sync_all())
-            .map_err(io(&tmp))?;
+        let tmp = self.write_temporary(&name, bytes)?;
         std::fs::rename(&tmp, target).map_err(io(target))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_bytes_stored_for_many_tasks_at_once_are_all_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let threads: Vec<_> = (0..16u8)
+            .map(|i| {
+                let store = store.clone();
+                std::thread::spawn(move || store.put(B256::repeat_byte(i), b"same result"))
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap().unwrap();
+        }
+        for i in 0..16u8 {
+            assert_eq!(
+                store.get(B256::repeat_byte(i)).unwrap().as_deref(),
+                Some(&b"same result"[..])
+            );
+        }
+    }
+
+    #[test]
+    fn of_two_different_results_racing_for_a_task_one_is_kept_and_the_other_refused() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path()).unwrap();
+            let task = B256::repeat_byte(2);
+            let racers: Vec<_> = [b"one".as_slice(), b"two".as_slice()]
+                .into_iter()
+                .map(|bytes| {
+                    let store = store.clone();
+                    std::thread::spawn(move || store.put(task, bytes).is_ok())
+                })
+                .collect();
+            let won: Vec<bool> = racers.into_iter().map(|t| t.join().unwrap()).collect();
+            assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+            let kept = store.get(task).unwrap().unwrap();
+            assert_eq!(
+                kept,
+                if won[0] {
+                    b"one".as_slice()
+                } else {
+                    b"two".as_slice()
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn a_task_keeps_its_first_result() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let task = B256::repeat_byte(1);
+        store.put(task, b"first").unwrap();
+        store.put(task, b"first").unwrap();
+        assert!(matches!(
+            store.put(task, b"other"),
+            Err(StoreError::Conflict { .. })
+        ));
+        assert_eq!(store.get(task).unwrap().as_deref(), Some(&b"first"[..]));
     }
 }

@@ -241,9 +241,9 @@ async fn ask(
 ) -> Result<Response, Refusal> {
     let Json(ask) = body.map_err(|e| refuse(StatusCode::BAD_REQUEST, e.body_text()))?;
     let deadline = tokio::time::Instant::now() + wait_of(ask.wait_ms);
-    let mut changes = shared.changes.subscribe();
+    let mut work = shared.work.subscribe();
     loop {
-        changes.borrow_and_update();
+        work.borrow_and_update();
         alive(&shared)?;
         if shared.db.with(|tx| state::score(tx, worker))?.is_none() {
             let score = shared.chain.score(worker).await?;
@@ -266,9 +266,11 @@ async fn ask(
         };
         if let Some(assignment) = assignment {
             shared.changed();
+            // Another worker may fit where this one did not.
+            shared.work_changed();
             return Ok(Json(assignment).into_response());
         }
-        if tokio::time::timeout_at(deadline, changes.changed())
+        if tokio::time::timeout_at(deadline, work.changed())
             .await
             .is_err()
         {
@@ -318,7 +320,12 @@ async fn status(
         ))
     })??;
     shared.changed();
-    shared.wake.notify_one();
+    if update.status.failed_before_contributing() {
+        shared.work_changed();
+    }
+    if update.status == ReplicateStatus::ResultUploaded {
+        shared.wake.notify_one();
+    }
     Ok(Json(ActionReply { action }))
 }
 

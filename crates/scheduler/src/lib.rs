@@ -58,8 +58,12 @@ struct Shared {
     db: Db,
     chain: Chain,
     http: reqwest::Client,
-    /// Bumped after every change, for the long polls.
+    /// Bumped after every change, for the long polls of actions.
     changes: watch::Sender<u64>,
+    /// Bumped when a task may have room for a replicate, for the long polls of asks.
+    work: watch::Sender<u64>,
+    /// When lost replicates were last looked for.
+    lost_checked: Mutex<Instant>,
     /// Wakes the driver (a new block, a worker's report).
     wake: Notify,
     /// Login challenges given: challenge → (worker, expiry in s).
@@ -75,6 +79,10 @@ struct Shared {
 impl Shared {
     fn changed(&self) {
         self.changes.send_modify(|v| *v += 1);
+    }
+
+    fn work_changed(&self) {
+        self.work.send_modify(|v| *v += 1);
     }
 
     fn is_dead(&self) -> bool {
@@ -158,6 +166,8 @@ pub async fn spawn(config: Config) -> Result<Handle> {
         chain,
         http: reqwest::Client::new(),
         changes: watch::channel(0).0,
+        work: watch::channel(0).0,
+        lost_checked: Mutex::new(Instant::now()),
         wake: Notify::new(),
         challenges: Mutex::new(HashMap::new()),
         chain_clock: Mutex::new((time, Instant::now())),
@@ -259,21 +269,38 @@ async fn step(shared: &Shared) -> Result<bool> {
         })?;
         if !events.is_empty() {
             shared.changed();
+            shared.work_changed();
         }
         from = to + 1;
     }
     rebroadcast(shared, false).await?;
+    let check_lost = {
+        let mut checked = shared.lost_checked.lock();
+        let due = checked.elapsed() >= shared.config.tick.min(Duration::from_secs(1));
+        if due {
+            *checked = Instant::now();
+        }
+        due
+    };
     let clock = Clock {
+        check_lost,
         chain: shared.chain_now(),
         wall_ms: db::now_ms(),
         worker_lost_after: shared.config.worker_lost_after,
         replicate_timeout: shared.config.replicate_timeout,
         upload_timeout: shared.config.upload_timeout,
     };
-    let (calls, reopens) = shared
-        .db
-        .with(|tx| state::detect(tx, clock, &shared.config.result_store))?;
-    shared.changed();
+    let (calls, reopens, moved) = shared.db.with(|tx| {
+        let before = state::last_event(tx)?;
+        let (calls, reopens) = state::detect(tx, clock, &shared.config.result_store)?;
+        Ok((calls, reopens, state::last_event(tx)? != before))
+    })?;
+    if moved {
+        shared.changed();
+    }
+    if moved {
+        shared.work_changed();
+    }
     let mut sent = false;
     for call in calls {
         sent |= send(shared, &call, &reopens).await?;
@@ -317,7 +344,7 @@ async fn send(
 ) -> Result<bool> {
     let purposes = state::purposes(call, reopens);
     let (data, label) = shared.chain.calldata(call);
-    let gas = match shared.chain.estimate(&data).await {
+    let gas = match shared.chain.gas_for(call, &data).await {
         Ok(gas) => gas,
         Err(reason) => {
             let text = format!("{label} would revert: {reason}");

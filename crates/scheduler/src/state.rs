@@ -236,6 +236,11 @@ pub(crate) fn tx_mined(tx: &Transaction<'_>, pending: &PendingTx, success: bool)
     Ok(())
 }
 
+/// The id of the latest event (every status change records one).
+pub(crate) fn last_event(tx: &Transaction<'_>) -> Result<Option<u64>> {
+    Ok(tx.query_row("SELECT MAX(id) FROM events", [], |r| r.get(0))?)
+}
+
 /// Records an event.
 pub(crate) fn note(
     tx: &Transaction<'_>,
@@ -381,13 +386,35 @@ fn load_task(tx: &Transaction<'_>, task: TaskId) -> Result<Option<TaskRow>> {
         .optional()?)
 }
 
-fn active_tasks(tx: &Transaction<'_>) -> Result<Vec<TaskRow>> {
-    let mut stmt = tx.prepare(&format!(
+/// The tasks the detectors must look at: those not over, except those running whose
+/// contribution deadline is still ahead (workers' reports and chain events move those).
+fn tasks_to_detect(tx: &Transaction<'_>, chain_now: u64) -> Result<Vec<TaskRow>> {
+    let mut stmt = tx.prepare_cached(&format!(
         "SELECT {TASK_COLUMNS} FROM tasks t JOIN deals d ON d.deal_id = t.deal_id
          WHERE t.status NOT IN ('COMPLETED', 'FAILED')
+           AND (t.status NOT IN ('INITIALIZED', 'RUNNING', 'CONTRIBUTION_TIMEOUT', 'CLAIMING')
+                OR t.contribution_deadline <= ?1 OR t.final_deadline <= ?1)
          ORDER BY t.contribution_deadline, t.created_ms, t.idx"
     ))?;
-    let rows = stmt.query_map([], task_row)?;
+    let rows = stmt.query_map([chain_now], task_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The tasks that may take a replicate of `worker`: initialized, open for contributions,
+/// without a replicate of this worker, closest to their deadline first.
+fn tasks_open_to(tx: &Transaction<'_>, worker: Address, chain_now: u64) -> Result<Vec<TaskRow>> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT {TASK_COLUMNS} FROM tasks t JOIN deals d ON d.deal_id = t.deal_id
+         WHERE t.status IN ('INITIALIZED', 'RUNNING') AND t.contribution_deadline > ?1
+           AND NOT EXISTS (SELECT 1 FROM replicates r WHERE r.task_id = t.task_id AND r.worker = ?2)
+           AND (t.status = 'INITIALIZED' OR d.trust > 1 OR NOT EXISTS (
+                SELECT 1 FROM replicates r WHERE r.task_id = t.task_id AND (r.contributed = 1
+                    OR r.status NOT IN ('START_FAILED', 'APP_DOWNLOAD_FAILED', 'DATA_DOWNLOAD_FAILED',
+                        'COMPUTE_FAILED', 'CONTRIBUTE_FAILED', 'REVEAL_FAILED', 'COMPLETED',
+                        'ABORTED', 'WORKER_LOST', 'REJECTED'))))
+         ORDER BY t.contribution_deadline, t.created_ms, t.idx"
+    ))?;
+    let rows = stmt.query_map(params![chain_now, hx(worker)], task_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -400,12 +427,11 @@ struct ReplicateRow {
     contributed: bool,
     revealed: bool,
     upload_tried: bool,
-    assigned_ms: u64,
 }
 
 fn replicates(tx: &Transaction<'_>, task: TaskId) -> Result<Vec<ReplicateRow>> {
-    let mut stmt = tx.prepare(
-        "SELECT worker, status, result_hash, contributed, revealed, upload_tried, assigned_ms
+    let mut stmt = tx.prepare_cached(
+        "SELECT worker, status, result_hash, contributed, revealed, upload_tried
          FROM replicates WHERE task_id = ?1 ORDER BY assigned_ms, worker",
     )?;
     let rows = stmt.query_map([hx(task)], |r| {
@@ -420,7 +446,6 @@ fn replicates(tx: &Transaction<'_>, task: TaskId) -> Result<Vec<ReplicateRow>> {
             contributed: r.get(3)?,
             revealed: r.get(4)?,
             upload_tried: r.get(5)?,
-            assigned_ms: r.get(6)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -741,6 +766,8 @@ pub(crate) struct Clock {
     pub(crate) replicate_timeout: Option<Duration>,
     /// How long an uploader has.
     pub(crate) upload_timeout: Duration,
+    /// Whether to look for lost replicates this time.
+    pub(crate) check_lost: bool,
 }
 
 /// Looks at every task that is not over and decides what to send; moves tasks and
@@ -755,7 +782,10 @@ pub(crate) fn detect(
     let mut initialize_and_claim = Vec::new();
     let mut calls = Vec::new();
     let mut reopens = HashMap::new();
-    for task in active_tasks(tx)? {
+    if clock.check_lost {
+        lose_replicates(tx, clock)?;
+    }
+    for task in tasks_to_detect(tx, clock.chain)? {
         reopens.insert(task.task, task.reopens);
         if clock.chain >= task.final_deadline {
             set_task(
@@ -776,7 +806,6 @@ pub(crate) fn detect(
             }
             continue;
         }
-        lose_replicates(tx, &task, clock)?;
         match task.status {
             TaskStatus::Received | TaskStatus::Initializing => {
                 if clock.chain >= task.contribution_deadline {
@@ -869,7 +898,8 @@ fn revealing(
                 .or_else(|| {
                     all.iter()
                         .find(|r| r.revealed && Some(r.worker) != task.uploader)
-                });
+                })
+                .or_else(|| all.iter().find(|r| r.revealed));
             if let Some(next) = next {
                 tx.execute(
                     "UPDATE tasks SET uploader = ?2, upload_asked_ms = ?3 WHERE task_id = ?1",
@@ -913,31 +943,36 @@ fn revealing(
 }
 
 /// Replicates that will not contribute in time: their worker stopped answering, or they ran
-/// longer than allowed.
-fn lose_replicates(tx: &Transaction<'_>, task: &TaskRow, clock: Clock) -> Result<()> {
-    let timeout = clock
-        .replicate_timeout
-        .unwrap_or(Duration::from_secs(task.timeref))
-        .as_millis() as u64;
+/// longer than allowed. Returns how many were lost.
+fn lose_replicates(tx: &Transaction<'_>, clock: Clock) -> Result<usize> {
     let lost_after = clock.worker_lost_after.as_millis() as u64;
-    for r in replicates(tx, task.task)? {
-        if r.contributed || r.status.is_final() {
-            continue;
-        }
-        let last_seen: u64 = tx
-            .query_row(
-                "SELECT last_seen_ms FROM workers WHERE worker = ?1",
-                [hx(r.worker)],
-                |row| row.get(0),
-            )
-            .optional()?
-            .unwrap_or_default();
+    let mut stmt = tx.prepare_cached(
+        "SELECT r.task_id, r.worker, r.assigned_ms, COALESCE(w.last_seen_ms, 0), d.timeref
+         FROM replicates r JOIN tasks t ON t.task_id = r.task_id
+         JOIN deals d ON d.deal_id = t.deal_id
+         LEFT JOIN workers w ON w.worker = r.worker
+         WHERE r.contributed = 0 AND t.status NOT IN ('COMPLETED', 'FAILED')
+           AND r.status NOT IN ('START_FAILED', 'APP_DOWNLOAD_FAILED', 'DATA_DOWNLOAD_FAILED',
+               'COMPUTE_FAILED', 'CONTRIBUTE_FAILED', 'REVEAL_FAILED', 'COMPLETED', 'ABORTED',
+               'WORKER_LOST', 'REJECTED')",
+    )?;
+    let candidates: Vec<(String, String, u64, u64, u64)> = stmt
+        .query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut lost = 0;
+    for (task, worker, assigned_ms, last_seen, timeref) in candidates {
+        let timeout = clock
+            .replicate_timeout
+            .unwrap_or(Duration::from_secs(timeref))
+            .as_millis() as u64;
         let reason = if clock.wall_ms.saturating_sub(last_seen) > lost_after {
             format!(
                 "the worker has not been heard from for {} s: its place goes to another worker",
                 lost_after / 1000
             )
-        } else if clock.wall_ms.saturating_sub(r.assigned_ms) > timeout {
+        } else if clock.wall_ms.saturating_sub(assigned_ms) > timeout {
             format!(
                 "not contributed within {} s of being assigned: its place goes to another worker",
                 timeout / 1000
@@ -945,15 +980,17 @@ fn lose_replicates(tx: &Transaction<'_>, task: &TaskRow, clock: Clock) -> Result
         } else {
             continue;
         };
+        let task = TaskId::new(b256(&task)?);
         set_replicate(
             tx,
-            task.task,
-            r.worker,
+            task,
+            address(&worker)?,
             ReplicateStatus::WorkerLost,
             &reason,
         )?;
+        lost += 1;
     }
-    Ok(())
+    Ok(lost)
 }
 
 // ---- Workers ----
@@ -977,16 +1014,8 @@ pub(crate) fn assign(
         result_store: result_store.to_string(),
         contribution_deadline: task.contribution_deadline,
     };
-    for task in active_tasks(tx)? {
-        if !matches!(task.status, TaskStatus::Initialized | TaskStatus::Running)
-            || chain_now >= task.contribution_deadline
-        {
-            continue;
-        }
+    for task in tasks_open_to(tx, worker, chain_now)? {
         let all = replicates(tx, task.task)?;
-        if all.iter().any(|r| r.worker == worker) {
-            continue;
-        }
         let mut contributed = Vec::new();
         let mut pending = Vec::new();
         for r in &all {
@@ -1116,6 +1145,14 @@ pub(crate) fn report(
                 &format!("{worker} uploaded the result"),
             )?;
         }
+    } else if status == ReplicateStatus::ResultUploadFailed {
+        // Ask again at once: another revealed worker, or this one if it is the only one.
+        note(tx, task, Some(worker), status.as_str(), &text)?;
+        tx.execute(
+            "UPDATE tasks SET upload_asked_ms = 0 WHERE task_id = ?1",
+            [hx(task)],
+        )
+        .map_err(crate::Error::from)?;
     } else if !matches!(
         status,
         ReplicateStatus::Contributed | ReplicateStatus::Revealed | ReplicateStatus::Assigned

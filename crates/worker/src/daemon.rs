@@ -167,6 +167,9 @@ struct ReplicateState {
     digest: Option<B256>,
     #[serde(default)]
     callback_data: Option<Bytes>,
+    /// Read back from disk after a restart: the chain is asked what was already sent.
+    #[serde(skip)]
+    resumed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -190,6 +193,8 @@ struct Worker {
     /// The next nonce, once known; held while a transaction is sent, so that the worker's
     /// transactions reach the node in nonce order.
     nonce: tokio::sync::Mutex<Option<u64>>,
+    /// What each deal says, read once.
+    deals: std::sync::Mutex<std::collections::HashMap<agora_primitives::DealId, DealFacts>>,
     stats: Arc<Stats>,
 }
 
@@ -219,6 +224,7 @@ pub async fn spawn(config: DaemonConfig) -> Result<DaemonHandle, DaemonError> {
         sandbox: Arc::new(sandbox),
         session: tokio::sync::Mutex::new(None),
         nonce: tokio::sync::Mutex::new(None),
+        deals: std::sync::Mutex::new(std::collections::HashMap::new()),
         stats: stats.clone(),
         config,
     });
@@ -239,7 +245,11 @@ fn resumable(dir: &Path) -> Vec<ReplicateState> {
         .filter_map(|e| e.ok())
         .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
         .filter_map(|e| std::fs::read(e.path()).ok())
-        .filter_map(|bytes| serde_json::from_slice(&bytes).ok())
+        .filter_map(|bytes| serde_json::from_slice::<ReplicateState>(&bytes).ok())
+        .map(|state| ReplicateState {
+            resumed: true,
+            ..state
+        })
         .collect();
     states.sort_by_key(|s| s.assignment.contribution_deadline);
     states
@@ -308,6 +318,7 @@ impl Worker {
                                 phase: Phase::Assigned,
                                 digest: None,
                                 callback_data: None,
+                                resumed: false,
                             };
                             self.save(&state);
                             let worker = self.clone();
@@ -437,7 +448,17 @@ impl Worker {
                         .await?;
                 }
                 Action::Upload if state.phase < Phase::Uploaded => {
-                    self.upload(state).await?;
+                    if let Err(reason) = self.upload_retrying(state).await? {
+                        // The scheduler asks this worker again, or another one.
+                        action = self
+                            .step(
+                                task,
+                                StatusUpdate::failed(ReplicateStatus::ResultUploadFailed, reason),
+                            )
+                            .await?;
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
                     let mut update = StatusUpdate::new(ReplicateStatus::ResultUploaded);
                     if facts.callback != Address::ZERO {
                         update.callback_data =
@@ -477,8 +498,22 @@ impl Worker {
         update
     }
 
-    /// The deal's facts, from the chain.
+    /// The deal's facts, from the chain (once per deal: they do not change).
     async fn facts(&self, deal: agora_primitives::DealId) -> Result<DealFacts, String> {
+        if let Some(facts) = self.deals.lock().ok().and_then(|d| d.get(&deal).cloned()) {
+            return Ok(facts);
+        }
+        let facts = self.read_facts(deal).await?;
+        if let Ok(mut deals) = self.deals.lock() {
+            if deals.len() > 1024 {
+                deals.clear();
+            }
+            deals.insert(deal, facts.clone());
+        }
+        Ok(facts)
+    }
+
+    async fn read_facts(&self, deal: agora_primitives::DealId) -> Result<DealFacts, String> {
         let chain = |what: &str, e: alloy::contract::Error| {
             format!("cannot read {what} from the chain: {e}")
         };
@@ -698,7 +733,7 @@ impl Worker {
                 state.assignment.authorization.clone(),
             );
             let hash = self
-                .send(call)
+                .send(call, CONTRIBUTE_GAS)
                 .await
                 .map_err(|e| fail(format!("contribute refused: {e}")))?;
             self.mined(hash).await.map_err(|e| {
@@ -714,13 +749,13 @@ impl Worker {
     async fn reveal(&self, state: &mut ReplicateState) -> Result<(), Stop> {
         let task = state.assignment.task_id;
         let fail = |e: String| Stop::Failed(ReplicateStatus::RevealFailed, e);
-        if self.contribution_status(task).await.map_err(fail)? != 2 {
+        if !state.resumed || self.contribution_status(task).await.map_err(fail)? != 2 {
             self.step(task, StatusUpdate::new(ReplicateStatus::Revealing))
                 .await?;
             let digest = state.digest.unwrap_or_default();
             let call = self.hub.reveal(*task.as_b256(), digest);
             let hash = self
-                .send(call)
+                .send(call, REVEAL_GAS)
                 .await
                 .map_err(|e| fail(format!("reveal refused: {e}")))?;
             self.mined(hash)
@@ -733,10 +768,33 @@ impl Worker {
         Ok(())
     }
 
-    async fn upload(&self, state: &mut ReplicateState) -> Result<(), Stop> {
+    /// Uploads the result, trying three times; `Ok(Err(reason))` when all three failed.
+    async fn upload_retrying(
+        &self,
+        state: &mut ReplicateState,
+    ) -> Result<Result<(), String>, Stop> {
         let task = state.assignment.task_id;
         self.step(task, StatusUpdate::new(ReplicateStatus::ResultUploading))
             .await?;
+        let mut last = String::new();
+        for attempt in 0..3u32 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+            }
+            match self.upload(state).await {
+                Ok(()) => return Ok(Ok(())),
+                Err(Stop::Failed(_, reason)) => {
+                    tracing::warn!(target: "agora::worker", task_id = %task, %reason, "upload failed");
+                    last = reason;
+                }
+                Err(stop) => return Err(stop),
+            }
+        }
+        Ok(Err(last))
+    }
+
+    async fn upload(&self, state: &mut ReplicateState) -> Result<(), Stop> {
+        let task = state.assignment.task_id;
         let fail = |e: String| Stop::Failed(ReplicateStatus::ResultUploadFailed, e);
         let archive = self.archive_path(task);
         let bytes =
@@ -784,12 +842,15 @@ impl Worker {
         Ok(())
     }
 
-    /// Sends a hub call with a gas margin and the next nonce; returns its hash.
+    /// Sends a hub call with the next nonce and a gas limit of `gas`, after a dry run (which
+    /// names the hub's error if it would revert); returns its hash. A fixed limit costs one
+    /// execution where an estimate costs a dozen, and only the gas used is paid.
     async fn send<D: alloy::sol_types::SolCall>(
         &self,
         call: alloy::contract::CallBuilder<&DynProvider, std::marker::PhantomData<D>>,
+        gas: u64,
     ) -> Result<B256, String> {
-        let gas = call.estimate_gas().await.map_err(|e| describe(&e))?;
+        call.call().await.map_err(|e| describe(&e))?;
         let mut nonce = self.nonce.lock().await;
         let next = match *nonce {
             Some(n) => n,
@@ -800,7 +861,7 @@ impl Worker {
                 .await
                 .map_err(|e| format!("cannot read the worker's nonce: {e}"))?,
         };
-        match call.gas(with_margin(gas)).nonce(next).send().await {
+        match call.gas(gas).nonce(next).send().await {
             Ok(pending) => {
                 *nonce = Some(next + 1);
                 Ok(*pending.tx_hash())
@@ -1007,11 +1068,12 @@ impl Worker {
     }
 }
 
-/// A gas limit above the estimate: the storage a transaction writes may change cost (a slot
-/// emptied or filled by another transaction) between the estimate and the block.
-fn with_margin(gas: u64) -> u64 {
-    gas + gas / 4 + 30_000
-}
+/// The gas limit of a contribution: the hub's costs at most about 201,000 (docs/GAS.md), and
+/// a slot another transaction empties or fills changes the cost between the dry run and the
+/// block.
+const CONTRIBUTE_GAS: u64 = 400_000;
+/// The gas limit of a reveal (about 45,000).
+const REVEAL_GAS: u64 = 150_000;
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
     std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))

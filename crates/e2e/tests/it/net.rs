@@ -125,6 +125,16 @@ impl Net {
 
     /// Starts worker `i` (dev account `WORKERS[i]`); a `faulty` one contributes wrong results.
     pub(crate) async fn start_worker(&mut self, i: usize, faulty: bool) {
+        self.start_worker_with(i, |config| config.faulty = faulty)
+            .await;
+    }
+
+    /// Starts worker `i` with its configuration changed by `tune`.
+    pub(crate) async fn start_worker_with(
+        &mut self,
+        i: usize,
+        tune: impl FnOnce(&mut agora_worker::daemon::DaemonConfig),
+    ) {
         let mut config = agora_worker::daemon::DaemonConfig::new(
             self.scheduler_url(),
             self.world.url(),
@@ -133,7 +143,7 @@ impl Net {
             self.dir.path().join(format!("worker-{i}")),
         );
         config.ask_wait = Duration::from_secs(2);
-        config.faulty = faulty;
+        tune(&mut config);
         self.workers[i] = Some(
             agora_worker::daemon::spawn(config)
                 .await
