@@ -300,7 +300,17 @@ async fn a_worker_killed_mid_replicate_is_replaced_and_the_task_completes() {
         .expect("one of ours");
     net.kill_worker(i).await;
     net.until_chain_status(task, COMPLETED).await;
-    let view = net.until_status(task, TaskStatus::Completed).await;
+    // The workers report COMPLETED once told the task is finalized.
+    let view = net
+        .until(task, "completed by the two others", |v| {
+            v.status == TaskStatus::Completed
+                && v.replicates
+                    .iter()
+                    .filter(|r| r.status == ReplicateStatus::Completed)
+                    .count()
+                    == 2
+        })
+        .await;
     let lost = view
         .replicates
         .iter()
@@ -384,7 +394,17 @@ async fn a_saboteur_is_outvoted_loses_its_stake_and_score_and_the_honest_workers
     // B joins: 4 × 4 = 16 against 2 out of 19 is above the 80 % that trust 5 asks.
     net.start_worker(b, false).await;
     net.until_chain_status(task, COMPLETED).await;
-    let view = net.until_status(task, TaskStatus::Completed).await;
+    // The workers report COMPLETED once told the task is finalized.
+    let view = net
+        .until(task, "completed by A and B", |v| {
+            v.status == TaskStatus::Completed
+                && v.replicates
+                    .iter()
+                    .filter(|r| r.status == ReplicateStatus::Completed)
+                    .count()
+                    == 2
+        })
+        .await;
     let status_of = |who: usize| {
         view.replicates
             .iter()
