@@ -408,8 +408,8 @@ fn tasks_open_to(tx: &Transaction<'_>, worker: Address, chain_now: u64) -> Resul
          WHERE t.status IN ('INITIALIZED', 'RUNNING') AND t.contribution_deadline > ?1
            AND NOT EXISTS (SELECT 1 FROM replicates r WHERE r.task_id = t.task_id AND r.worker = ?2)
            AND (t.status = 'INITIALIZED' OR d.trust > 1 OR NOT EXISTS (
-                SELECT 1 FROM replicates r WHERE r.task_id = t.task_id AND (r.contributed = 1
-                    OR r.status NOT IN ('START_FAILED', 'APP_DOWNLOAD_FAILED', 'DATA_DOWNLOAD_FAILED',
+                SELECT 1 FROM replicates r WHERE r.task_id = t.task_id AND r.status <> 'REJECTED'
+                    AND (r.contributed = 1 OR r.status NOT IN ('START_FAILED', 'APP_DOWNLOAD_FAILED', 'DATA_DOWNLOAD_FAILED',
                         'COMPUTE_FAILED', 'CONTRIBUTE_FAILED', 'REVEAL_FAILED', 'COMPLETED',
                         'ABORTED', 'WORKER_LOST', 'REJECTED'))))
          ORDER BY t.contribution_deadline, t.created_ms, t.idx"

@@ -912,13 +912,32 @@ impl Worker {
         }
     }
 
+    /// Reports a status. The statuses the scheduler must know to go on (a contribution, a
+    /// reveal, an upload, the end) are retried while it is unavailable (restarting, say); the
+    /// others are sent once, and the replicate goes on without the answer if it does not come:
+    /// computing and contributing need nothing of the scheduler.
     async fn report(&self, task: TaskId, update: StatusUpdate) -> Result<Action, ClientError> {
         let path = api::status_path(task);
-        let reply = self
-            .retrying(|| {
-                self.request::<_, ActionReply>(reqwest::Method::POST, &path, Some(&update))
-            })
-            .await?;
+        let send = || self.request::<_, ActionReply>(reqwest::Method::POST, &path, Some(&update));
+        let essential = matches!(
+            update.status,
+            ReplicateStatus::Contributed
+                | ReplicateStatus::Revealed
+                | ReplicateStatus::ResultUploaded
+                | ReplicateStatus::ResultUploadFailed
+                | ReplicateStatus::Completed
+        ) || update.status.is_final();
+        let reply = if essential {
+            self.retrying(send).await?
+        } else {
+            match send().await {
+                Err(ClientError::Unavailable(e)) => {
+                    tracing::debug!(target: "agora::worker", task_id = %task, error = %e, "status not reported; going on");
+                    return Ok(Action::Continue);
+                }
+                other => other?,
+            }
+        };
         Ok(reply.map_or(Action::Wait, |r| r.action))
     }
 

@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 use crate::net::{Net, unzip};
 
 const HELLO: &str = "examples/hello/hello.wasm";
+pub(crate) const SLOW: &str = "crates/e2e/tests/fixtures/slow.wat";
 const COMPLETED: u8 = 3;
 
 /// The sha256 of the file that `computed.json` in `files` names.
@@ -272,7 +273,7 @@ async fn a_scheduler_killed_mid_deal_completes_it_after_a_restart_without_sendin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_replicate_is_replaced_and_the_task_completes() {
-    let mut net = Net::start_tuned("crates/e2e/tests/fixtures/slow.wat", |config| {
+    let mut net = Net::start_tuned(SLOW, |config| {
         config.worker_lost_after = std::time::Duration::from_secs(4);
     })
     .await;
@@ -454,6 +455,98 @@ async fn a_saboteur_is_outvoted_loses_its_stake_and_score_and_the_honest_workers
     assert_eq!(net.world.score(WORKERS[a]).await, score(16));
     assert_eq!(net.world.score(WORKERS[b]).await, score(16));
     assert_eq!(net.world.score(WORKERS[c]).await, score(3));
+    net.world.assert_conserved().await;
+    net.stop().await;
+}
+
+/// Runs `task` on worker `i` up to its contribution, with the scheduler down meanwhile (so
+/// that nothing moves on), then kills the worker: its state file says it contributed, and the
+/// chain has the contribution. The scheduler is started again.
+async fn contribute_then_kill_worker(net: &mut Net, task: agora_primitives::TaskId, i: usize) {
+    net.until(task, "computing", |v| {
+        v.replicates
+            .iter()
+            .any(|r| r.status == ReplicateStatus::Computing)
+    })
+    .await;
+    net.kill_scheduler().await;
+    let state = net
+        .dir
+        .path()
+        .join(format!("worker-{i}/replicates/{task}.json"));
+    let deadline = tokio::time::Instant::now() + crate::net::PATIENCE;
+    loop {
+        let text = std::fs::read_to_string(&state).unwrap_or_default();
+        if text.contains("\"contributed\"") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never contributed: {text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    net.kill_worker(i).await;
+    assert_eq!(
+        net.world.view_contribution(task, WORKERS[i]).await.status,
+        1
+    );
+    net.start_scheduler().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_worker_resumes_after_its_contribution_without_computing_or_contributing_again()
+{
+    let mut net = Net::start(crate::workerpool::SLOW).await;
+    net.start_worker(0, false).await;
+    let deal = net.deal(&net.orders(1, 1, 0x56)).await;
+    let task = deal.task(U256::ZERO);
+    contribute_then_kill_worker(&mut net, task, 0).await;
+    net.start_worker(0, false).await;
+    net.until_chain_status(task, COMPLETED).await;
+    let stats = net.worker(0).stats();
+    assert_eq!(stats.computed.load(Relaxed), 0, "the app did not run again");
+    assert_eq!(
+        stats.contributed.load(Relaxed),
+        0,
+        "the contribution was not sent again"
+    );
+    assert_eq!(stats.revealed.load(Relaxed), 1);
+    net.world.assert_conserved().await;
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_nobody_reveals_is_reopened_and_completed_by_another_worker() {
+    let mut net = Net::start(crate::workerpool::SLOW).await;
+    net.start_worker(0, false).await;
+    let deal = net.deal(&net.orders(1, 1, 0x57)).await;
+    let task = deal.task(U256::ZERO);
+    let lazy = net.world.address(WORKERS[0]);
+    let before = net.world.account(lazy).await;
+    contribute_then_kill_worker(&mut net, task, 0).await;
+    net.until_status(task, TaskStatus::ConsensusReached).await;
+    // The winner never reveals: past the reveal deadline the scheduler reopens the task.
+    net.world.increase_time(2 * TIMEREF + 1).await;
+    net.until(task, "reopened", |v| {
+        v.history.iter().any(|e| e.status == "REOPENING") && v.status == TaskStatus::Running
+    })
+    .await;
+    net.start_worker(1, false).await;
+    net.until_chain_status(task, COMPLETED).await;
+    let view = net.until_status(task, TaskStatus::Completed).await;
+    let lazy_replicate = view
+        .replicates
+        .iter()
+        .find(|r| r.worker == lazy)
+        .expect("the lazy replicate");
+    assert_eq!(lazy_replicate.status, ReplicateStatus::Rejected);
+    let after = net.world.account(lazy).await;
+    assert_eq!(
+        before.0 - after.0,
+        rlc(3),
+        "the silent winner's stake is seized"
+    );
     net.world.assert_conserved().await;
     net.stop().await;
 }
