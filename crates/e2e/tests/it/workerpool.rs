@@ -550,3 +550,105 @@ async fn a_task_nobody_reveals_is_reopened_and_completed_by_another_worker() {
     net.world.assert_conserved().await;
     net.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_gives_the_app_the_dataset_the_chain_names_and_refuses_a_tampered_one() {
+    use agora_testkit::market::DATASET_OWNER;
+    let mut net = Net::start("examples/dataset-reader/dataset-reader.wasm").await;
+    net.start_worker(0, false).await;
+    let content = b"one two three\nfour\n";
+    let file = net.dir.path().join("dataset.txt");
+    std::fs::write(&file, content).unwrap();
+    let url = format!("file://{}", file.display());
+    let sha = B256::from(<[u8; 32]>::from(Sha256::digest(content)));
+    let with_dataset = |net: &Net, dataset, salt| {
+        let mut orders = net.orders(1, 1, salt);
+        let mut defaults = net.world.orders_with_dataset();
+        let mut order = defaults.dataset.take().expect("a dataset order");
+        order.dataset = dataset;
+        order.salt = B256::repeat_byte(salt);
+        orders.dataset = Some(order);
+        orders.request.dataset = dataset;
+        orders.request.datasetmaxprice = defaults.request.datasetmaxprice;
+        orders
+    };
+    let dataset = net
+        .world
+        .create_dataset(DATASET_OWNER, "words", &url, sha)
+        .await;
+    let deal = net.deal(&with_dataset(&net, dataset, 0x58)).await;
+    let task = deal.task(U256::ZERO);
+    net.until_chain_status(task, COMPLETED).await;
+    let files = unzip(&net.download(task).await);
+    let result = String::from_utf8(files["result.txt"].clone()).unwrap();
+    assert!(result.contains("bytes: 19"), "{result}");
+    assert!(result.contains("words: 4"), "{result}");
+    assert!(
+        result.contains(&format!("sha256: {}", hex_of(sha))),
+        "{result}"
+    );
+
+    // A dataset whose file no longer matches its on-chain checksum is not given to the app.
+    let tampered = net
+        .world
+        .create_dataset(DATASET_OWNER, "tampered", &url, B256::repeat_byte(7))
+        .await;
+    let deal = net.deal(&with_dataset(&net, tampered, 0x59)).await;
+    let task = deal.task(U256::ZERO);
+    let view = net
+        .until(task, "refused by the worker", |v| {
+            v.replicates
+                .iter()
+                .any(|r| r.status == ReplicateStatus::DataDownloadFailed)
+        })
+        .await;
+    let refusal = view
+        .history
+        .iter()
+        .find(|e| e.status == "DATA_DOWNLOAD_FAILED")
+        .expect("recorded");
+    assert!(
+        refusal.reason.contains("not its on-chain checksum"),
+        "{}",
+        refusal.reason
+    );
+    net.stop().await;
+}
+
+fn hex_of(bytes: B256) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_without_the_stake_does_not_contribute_and_says_why() {
+    let mut net = Net::start(HELLO).await;
+    let (free, _) = net.world.account(net.world.address(WORKERS[0])).await;
+    agora_testkit::mined!(net.world.hub(WORKERS[0]).withdraw(free));
+    net.start_worker(0, false).await;
+    let deal = net.deal(&net.orders(1, 1, 0x5a)).await;
+    let task = deal.task(U256::ZERO);
+    let view = net
+        .until(task, "refused for its stake", |v| {
+            v.replicates
+                .iter()
+                .any(|r| r.status == ReplicateStatus::StartFailed)
+        })
+        .await;
+    let refusal = view
+        .history
+        .iter()
+        .find(|e| e.status == "START_FAILED")
+        .expect("recorded");
+    assert!(
+        refusal
+            .reason
+            .contains("below the deal's worker stake 3000000000 nRLC"),
+        "{}",
+        refusal.reason
+    );
+    assert_eq!(
+        net.world.view_contribution(task, WORKERS[0]).await.status,
+        0
+    );
+    net.stop().await;
+}
