@@ -344,7 +344,8 @@ async fn send(
 ) -> Result<bool> {
     let purposes = state::purposes(call, reopens);
     let (data, label) = shared.chain.calldata(call);
-    let gas = match shared.chain.gas_for(call, &data).await {
+    let gas_price = shared.chain.gas_price().await?;
+    let gas = match shared.chain.gas_for(call, &data, gas_price == 0).await {
         Ok(gas) => gas,
         Err(reason) => {
             let text = format!("{label} would revert: {reason}");
@@ -359,7 +360,6 @@ async fn send(
             return Ok(false);
         }
     };
-    let gas_price = shared.chain.gas_price().await?;
     let mut nonce = shared.nonce.lock().await;
     let next = match *nonce {
         Some(n) => n,

@@ -193,6 +193,8 @@ struct Worker {
     /// The next nonce, once known; held while a transaction is sent, so that the worker's
     /// transactions reach the node in nonce order.
     nonce: tokio::sync::Mutex<Option<u64>>,
+    /// Whether gas is free on this chain (read once).
+    free_gas: tokio::sync::OnceCell<bool>,
     /// What each deal says, read once.
     deals: std::sync::Mutex<std::collections::HashMap<agora_primitives::DealId, DealFacts>>,
     stats: Arc<Stats>,
@@ -225,6 +227,7 @@ pub async fn spawn(config: DaemonConfig) -> Result<DaemonHandle, DaemonError> {
         session: tokio::sync::Mutex::new(None),
         nonce: tokio::sync::Mutex::new(None),
         deals: std::sync::Mutex::new(std::collections::HashMap::new()),
+        free_gas: tokio::sync::OnceCell::new(),
         stats: stats.clone(),
         config,
     });
@@ -719,7 +722,7 @@ impl Worker {
     async fn contribute(&self, state: &mut ReplicateState) -> Result<(), Stop> {
         let task = state.assignment.task_id;
         let fail = |e: String| Stop::Failed(ReplicateStatus::ContributeFailed, e);
-        if self.contribution_status(task).await.map_err(fail)? == 0 {
+        if !state.resumed || self.contribution_status(task).await.map_err(fail)? == 0 {
             self.step(task, StatusUpdate::new(ReplicateStatus::Contributing))
                 .await?;
             let digest = ResultDigest::new(state.digest.unwrap_or_default());
@@ -732,13 +735,9 @@ impl Worker {
                 Bytes::new(),
                 state.assignment.authorization.clone(),
             );
-            let hash = self
-                .send(call, CONTRIBUTE_GAS)
+            self.send(call, CONTRIBUTE_GAS)
                 .await
                 .map_err(|e| fail(format!("contribute refused: {e}")))?;
-            self.mined(hash).await.map_err(|e| {
-                Stop::Failed(ReplicateStatus::ContributeFailed, format!("contribute {e}"))
-            })?;
             self.stats.contributed.fetch_add(1, Ordering::Relaxed);
         }
         state.phase = Phase::Contributed;
@@ -754,13 +753,9 @@ impl Worker {
                 .await?;
             let digest = state.digest.unwrap_or_default();
             let call = self.hub.reveal(*task.as_b256(), digest);
-            let hash = self
-                .send(call, REVEAL_GAS)
+            self.send(call, REVEAL_GAS)
                 .await
                 .map_err(|e| fail(format!("reveal refused: {e}")))?;
-            self.mined(hash)
-                .await
-                .map_err(|e| Stop::Failed(ReplicateStatus::RevealFailed, format!("reveal {e}")))?;
             self.stats.revealed.fetch_add(1, Ordering::Relaxed);
         }
         state.phase = Phase::Revealed;
@@ -842,15 +837,45 @@ impl Worker {
         Ok(())
     }
 
-    /// Sends a hub call with the next nonce and a gas limit of `gas`, after a dry run (which
-    /// names the hub's error if it would revert); returns its hash. A fixed limit costs one
-    /// execution where an estimate costs a dozen, and only the gas used is paid.
+    /// Sends a hub call with the next nonce and a gas limit of `gas`, and waits until it is
+    /// mined; a call that reverts is an error naming the hub's error. A fixed limit costs
+    /// nothing where an estimate costs a dozen executions, and only the gas used is paid.
     async fn send<D: alloy::sol_types::SolCall>(
         &self,
         call: alloy::contract::CallBuilder<&DynProvider, std::marker::PhantomData<D>>,
         gas: u64,
+    ) -> Result<(), String> {
+        // Where gas costs something, a dry run keeps a call that would revert from being
+        // paid for; where it is free (the embedded chain), the call is replayed only if it
+        // reverted, to say why.
+        let free = *self
+            .free_gas
+            .get_or_init(|| async {
+                self.provider
+                    .get_gas_price()
+                    .await
+                    .map(|price| price == 0)
+                    .unwrap_or(false)
+            })
+            .await;
+        if !free {
+            call.call().await.map_err(|e| describe(&e))?;
+        }
+        let hash = self.send_now(&call, gas).await?;
+        match self.mined(hash).await {
+            Ok(()) => Ok(()),
+            Err(reverted) => match call.call().await {
+                Err(e) => Err(format!("{reverted}: {}", describe(&e))),
+                Ok(_) => Err(reverted),
+            },
+        }
+    }
+
+    async fn send_now<D: alloy::sol_types::SolCall>(
+        &self,
+        call: &alloy::contract::CallBuilder<&DynProvider, std::marker::PhantomData<D>>,
+        gas: u64,
     ) -> Result<B256, String> {
-        call.call().await.map_err(|e| describe(&e))?;
         let mut nonce = self.nonce.lock().await;
         let next = match *nonce {
             Some(n) => n,
@@ -861,7 +886,7 @@ impl Worker {
                 .await
                 .map_err(|e| format!("cannot read the worker's nonce: {e}"))?,
         };
-        match call.gas(gas).nonce(next).send().await {
+        match call.clone().gas(gas).nonce(next).send().await {
             Ok(pending) => {
                 *nonce = Some(next + 1);
                 Ok(*pending.tx_hash())
