@@ -386,6 +386,17 @@ fn load_task(tx: &Transaction<'_>, task: TaskId) -> Result<Option<TaskRow>> {
         .optional()?)
 }
 
+/// The replicate statuses that end a replicate ([`ReplicateStatus::is_final`]), as a SQL
+/// list.
+fn ended_statuses() -> String {
+    ReplicateStatus::ALL
+        .iter()
+        .filter(|s| s.is_final())
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The tasks the detectors must look at: those not over, except those running whose
 /// contribution deadline is still ahead (workers' reports and chain events move those).
 fn tasks_to_detect(tx: &Transaction<'_>, chain_now: u64) -> Result<Vec<TaskRow>> {
@@ -403,15 +414,14 @@ fn tasks_to_detect(tx: &Transaction<'_>, chain_now: u64) -> Result<Vec<TaskRow>>
 /// The tasks that may take a replicate of `worker`: initialized, open for contributions,
 /// without a replicate of this worker, closest to their deadline first.
 fn tasks_open_to(tx: &Transaction<'_>, worker: Address, chain_now: u64) -> Result<Vec<TaskRow>> {
+    let ended = ended_statuses();
     let mut stmt = tx.prepare_cached(&format!(
         "SELECT {TASK_COLUMNS} FROM tasks t JOIN deals d ON d.deal_id = t.deal_id
          WHERE t.status IN ('INITIALIZED', 'RUNNING') AND t.contribution_deadline > ?1
            AND NOT EXISTS (SELECT 1 FROM replicates r WHERE r.task_id = t.task_id AND r.worker = ?2)
            AND (t.status = 'INITIALIZED' OR d.trust > 1 OR NOT EXISTS (
                 SELECT 1 FROM replicates r WHERE r.task_id = t.task_id AND r.status <> 'REJECTED'
-                    AND (r.contributed = 1 OR r.status NOT IN ('START_FAILED', 'APP_DOWNLOAD_FAILED', 'DATA_DOWNLOAD_FAILED',
-                        'COMPUTE_FAILED', 'CONTRIBUTE_FAILED', 'REVEAL_FAILED', 'COMPLETED',
-                        'ABORTED', 'WORKER_LOST', 'REJECTED'))))
+                    AND (r.contributed = 1 OR r.status NOT IN ({ended}))))
          ORDER BY t.contribution_deadline, t.created_ms, t.idx"
     ))?;
     let rows = stmt.query_map(params![chain_now, hx(worker)], task_row)?;
@@ -946,16 +956,15 @@ fn revealing(
 /// longer than allowed. Returns how many were lost.
 fn lose_replicates(tx: &Transaction<'_>, clock: Clock) -> Result<usize> {
     let lost_after = clock.worker_lost_after.as_millis() as u64;
-    let mut stmt = tx.prepare_cached(
+    let ended = ended_statuses();
+    let mut stmt = tx.prepare_cached(&format!(
         "SELECT r.task_id, r.worker, r.assigned_ms, COALESCE(w.last_seen_ms, 0), d.timeref
          FROM replicates r JOIN tasks t ON t.task_id = r.task_id
          JOIN deals d ON d.deal_id = t.deal_id
          LEFT JOIN workers w ON w.worker = r.worker
          WHERE r.contributed = 0 AND t.status NOT IN ('COMPLETED', 'FAILED')
-           AND r.status NOT IN ('START_FAILED', 'APP_DOWNLOAD_FAILED', 'DATA_DOWNLOAD_FAILED',
-               'COMPUTE_FAILED', 'CONTRIBUTE_FAILED', 'REVEAL_FAILED', 'COMPLETED', 'ABORTED',
-               'WORKER_LOST', 'REJECTED')",
-    )?;
+           AND r.status NOT IN ({ended})"
+    ))?;
     let candidates: Vec<(String, String, u64, u64, u64)> = stmt
         .query_map([], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))

@@ -196,27 +196,12 @@ impl World {
 
     /// Creates an app, a dataset and a workerpool for these owners.
     pub async fn create_assets(&self, app: usize, dataset: usize, pool: usize) -> Assets {
-        let registry = AppRegistry::new(self.deployment.app_registry, self.provider(DEPLOYER));
-        let call = registry.createApp(
-            self.address(app),
-            "hello".into(),
-            "WASM".into(),
-            Bytes::from_static(b"file:///apps/hello.wasm"),
-            keccak256(b"hello"),
-            Bytes::new(),
-        );
-        let app = call.call().await.expect("predicts");
-        mined!(call);
-        let registry =
-            DatasetRegistry::new(self.deployment.dataset_registry, self.provider(DEPLOYER));
-        let call = registry.createDataset(
-            self.address(dataset),
-            "data".into(),
-            Bytes::from_static(b"file:///data/d.bin"),
-            keccak256(b"data"),
-        );
-        let dataset = call.call().await.expect("predicts");
-        mined!(call);
+        let app = self
+            .create_app(app, "hello", "file:///apps/hello.wasm", keccak256(b"hello"))
+            .await;
+        let dataset = self
+            .create_dataset(dataset, "data", "file:///data/d.bin", keccak256(b"data"))
+            .await;
         let registry =
             WorkerpoolRegistry::new(self.deployment.workerpool_registry, self.provider(DEPLOYER));
         let call = registry.createWorkerpool(self.address(pool), "pool".into());

@@ -820,15 +820,8 @@ impl Worker {
             .await
             .map_err(|e| fail(format!("{url}: {e}")))?;
         if !response.status().is_success() {
-            let status = response.status();
-            let error = response
-                .json::<ApiError>()
-                .await
-                .map(|e| e.error)
-                .unwrap_or_default();
-            return Err(fail(format!(
-                "{url} refused the result ({status}): {error}"
-            )));
+            let refusal = refused(response).await;
+            return Err(fail(format!("{url} refused the result: {refusal}")));
         }
         let _stored: Stored = response.json().await.map_err(|e| fail(e.to_string()))?;
         self.stats.uploaded.fetch_add(1, Ordering::Relaxed);
@@ -1026,15 +1019,7 @@ impl Worker {
                 return Err(ClientError::Unavailable(format!("{path}: {status}")));
             }
             if !status.is_success() {
-                let error = response
-                    .json::<ApiError>()
-                    .await
-                    .map(|e| e.error)
-                    .unwrap_or_default();
-                return Err(ClientError::Refused {
-                    status: status.as_u16(),
-                    error,
-                });
+                return Err(refused(response).await);
             }
             return response
                 .json()
@@ -1095,15 +1080,7 @@ impl Worker {
             return Err(ClientError::Unavailable(format!("login: {status}")));
         }
         if !status.is_success() {
-            let error = response
-                .json::<ApiError>()
-                .await
-                .map(|e| e.error)
-                .unwrap_or_default();
-            return Err(ClientError::Refused {
-                status: status.as_u16(),
-                error,
-            });
+            return Err(refused(response).await);
         }
         let new: Session = response.json().await.map_err(unavailable)?;
         tracing::info!(target: "agora::worker", worker = %self.address, "logged in to {base}");
@@ -1118,6 +1095,17 @@ impl Worker {
 const CONTRIBUTE_GAS: u64 = 400_000;
 /// The gas limit of a reveal (about 45,000).
 const REVEAL_GAS: u64 = 150_000;
+
+/// A refusal: the status and the `{"error": ...}` body of a response.
+async fn refused(response: reqwest::Response) -> ClientError {
+    let status = response.status().as_u16();
+    let error = response
+        .json::<ApiError>()
+        .await
+        .map(|e| e.error)
+        .unwrap_or_default();
+    ClientError::Refused { status, error }
+}
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
     std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))

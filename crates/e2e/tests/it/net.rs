@@ -230,6 +230,24 @@ impl Net {
         }
     }
 
+    /// Waits until a replicate of `task` is `status`; returns the reason recorded with it.
+    pub(crate) async fn until_replicate(
+        &self,
+        task: TaskId,
+        status: agora_api::scheduler::ReplicateStatus,
+    ) -> String {
+        let view = self
+            .until(task, status.as_str(), |v| {
+                v.replicates.iter().any(|r| r.status == status)
+            })
+            .await;
+        view.history
+            .iter()
+            .find(|e| e.status == status.as_str())
+            .map(|e| e.reason.clone())
+            .unwrap_or_else(|| panic!("{status} is not in the history: {view:#?}"))
+    }
+
     /// Waits until the scheduler says `task` is `status`.
     pub(crate) async fn until_status(&self, task: TaskId, status: TaskStatus) -> TaskView {
         self.until(task, status.as_str(), |v| v.status == status)

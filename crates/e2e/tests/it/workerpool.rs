@@ -142,19 +142,10 @@ async fn a_task_that_cannot_finish_is_claimed_at_its_final_deadline_and_the_requ
     let before = net.world.account(requester).await;
     let deal = net.deal(&net.orders(1, 1, 0x52)).await;
     let task = deal.task(U256::ZERO);
-    let view = net
-        .until(task, "failed by its app", |v| {
-            v.replicates
-                .iter()
-                .any(|r| r.status == ReplicateStatus::ComputeFailed)
-        })
+    let failure = net
+        .until_replicate(task, ReplicateStatus::ComputeFailed)
         .await;
-    let failure = view
-        .history
-        .iter()
-        .find(|e| e.status == "COMPUTE_FAILED")
-        .expect("the failure is recorded");
-    assert!(failure.reason.contains("trap"), "{}", failure.reason);
+    assert!(failure.contains("trap"), "{}", failure);
     let locked = net.world.account(requester).await;
     assert_eq!(
         before.0 - locked.0,
@@ -584,7 +575,7 @@ async fn the_worker_gives_the_app_the_dataset_the_chain_names_and_refuses_a_tamp
     assert!(result.contains("bytes: 19"), "{result}");
     assert!(result.contains("words: 4"), "{result}");
     assert!(
-        result.contains(&format!("sha256: {}", hex_of(sha))),
+        result.contains(&format!("sha256: {}", alloy::hex::encode(sha))),
         "{result}"
     );
 
@@ -595,28 +586,11 @@ async fn the_worker_gives_the_app_the_dataset_the_chain_names_and_refuses_a_tamp
         .await;
     let deal = net.deal(&with_dataset(&net, tampered, 0x59)).await;
     let task = deal.task(U256::ZERO);
-    let view = net
-        .until(task, "refused by the worker", |v| {
-            v.replicates
-                .iter()
-                .any(|r| r.status == ReplicateStatus::DataDownloadFailed)
-        })
+    let refusal = net
+        .until_replicate(task, ReplicateStatus::DataDownloadFailed)
         .await;
-    let refusal = view
-        .history
-        .iter()
-        .find(|e| e.status == "DATA_DOWNLOAD_FAILED")
-        .expect("recorded");
-    assert!(
-        refusal.reason.contains("not its on-chain checksum"),
-        "{}",
-        refusal.reason
-    );
+    assert!(refusal.contains("not its on-chain checksum"), "{}", refusal);
     net.stop().await;
-}
-
-fn hex_of(bytes: B256) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -627,24 +601,13 @@ async fn a_worker_without_the_stake_does_not_contribute_and_says_why() {
     net.start_worker(0, false).await;
     let deal = net.deal(&net.orders(1, 1, 0x5a)).await;
     let task = deal.task(U256::ZERO);
-    let view = net
-        .until(task, "refused for its stake", |v| {
-            v.replicates
-                .iter()
-                .any(|r| r.status == ReplicateStatus::StartFailed)
-        })
+    let refusal = net
+        .until_replicate(task, ReplicateStatus::StartFailed)
         .await;
-    let refusal = view
-        .history
-        .iter()
-        .find(|e| e.status == "START_FAILED")
-        .expect("recorded");
     assert!(
-        refusal
-            .reason
-            .contains("below the deal's worker stake 3000000000 nRLC"),
+        refusal.contains("below the deal's worker stake 3000000000 nRLC"),
         "{}",
-        refusal.reason
+        refusal
     );
     assert_eq!(
         net.world.view_contribution(task, WORKERS[0]).await.status,
