@@ -265,7 +265,7 @@ async fn ask(
             })?
         };
         if let Some(assignment) = assignment {
-            shared.changed();
+            shared.changed(&[assignment.task_id]);
             // Another worker may fit where this one did not.
             shared.work_changed();
             return Ok(Json(assignment).into_response());
@@ -319,7 +319,7 @@ async fn status(
             chain_now,
         ))
     })??;
-    shared.changed();
+    shared.changed(&[task]);
     if update.status.failed_before_contributing() {
         shared.work_changed();
     }
@@ -342,7 +342,7 @@ async fn action(
     Query(query): Query<WaitQuery>,
 ) -> Result<Json<ActionReply>, Refusal> {
     let deadline = tokio::time::Instant::now() + wait_of(query.wait_ms);
-    let mut changes = shared.changes.subscribe();
+    let mut changes = shared.watch(task);
     loop {
         changes.borrow_and_update();
         alive(&shared)?;

@@ -29,6 +29,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use agora_primitives::TaskId;
 use alloy::{
     primitives::Address,
     providers::{Provider, ProviderBuilder, WsConnect},
@@ -58,8 +59,8 @@ struct Shared {
     db: Db,
     chain: Chain,
     http: reqwest::Client,
-    /// Bumped after every change, for the long polls of actions.
-    changes: watch::Sender<u64>,
+    /// Per task with a long poll waiting for an action: bumped when the task changes.
+    changes: Mutex<HashMap<TaskId, watch::Sender<u64>>>,
     /// Bumped when a task may have room for a replicate, for the long polls of asks.
     work: watch::Sender<u64>,
     /// When lost replicates were last looked for.
@@ -77,8 +78,31 @@ struct Shared {
 }
 
 impl Shared {
-    fn changed(&self) {
-        self.changes.send_modify(|v| *v += 1);
+    /// A receiver told of every change to `task` from now on.
+    fn watch(&self, task: TaskId) -> watch::Receiver<u64> {
+        self.changes
+            .lock()
+            .entry(task)
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe()
+    }
+
+    /// Wakes the long polls waiting on these tasks (and forgets the tasks nobody waits on).
+    fn changed(&self, tasks: &[TaskId]) {
+        let mut changes = self.changes.lock();
+        for task in tasks {
+            if let Some(sender) = changes.get(task) {
+                sender.send_modify(|v| *v += 1);
+            }
+        }
+        changes.retain(|_, sender| sender.receiver_count() > 0);
+    }
+
+    /// Wakes every long poll waiting on a task.
+    fn all_changed(&self) {
+        for sender in self.changes.lock().values() {
+            sender.send_modify(|v| *v += 1);
+        }
     }
 
     fn work_changed(&self) {
@@ -120,7 +144,7 @@ impl Handle {
     /// database already holds.
     pub async fn kill(mut self) {
         self.shared.dead.store(true, Ordering::SeqCst);
-        self.shared.changed();
+        self.shared.all_changed();
         for task in self.tasks.drain(..) {
             task.abort();
             let _ = task.await;
@@ -165,7 +189,7 @@ pub async fn spawn(config: Config) -> Result<Handle> {
         db,
         chain,
         http: reqwest::Client::new(),
-        changes: watch::channel(0).0,
+        changes: Mutex::new(HashMap::new()),
         work: watch::channel(0).0,
         lost_checked: Mutex::new(Instant::now()),
         wake: Notify::new(),
@@ -263,12 +287,14 @@ async fn step(shared: &Shared) -> Result<bool> {
             .chain
             .events(shared.config.workerpool, from, to)
             .await?;
-        shared.db.with(|tx| {
+        let touched = shared.db.with(|tx| {
+            let before = state::last_event(tx)?;
             state::apply(tx, &events)?;
-            db::set_meta(tx, "last_block", &to.to_string())
+            db::set_meta(tx, "last_block", &to.to_string())?;
+            state::tasks_noted_after(tx, before)
         })?;
         if !events.is_empty() {
-            shared.changed();
+            shared.changed(&touched);
             shared.work_changed();
         }
         from = to + 1;
@@ -290,15 +316,13 @@ async fn step(shared: &Shared) -> Result<bool> {
         replicate_timeout: shared.config.replicate_timeout,
         upload_timeout: shared.config.upload_timeout,
     };
-    let (calls, reopens, moved) = shared.db.with(|tx| {
+    let (calls, reopens, touched) = shared.db.with(|tx| {
         let before = state::last_event(tx)?;
         let (calls, reopens) = state::detect(tx, clock, &shared.config.result_store)?;
-        Ok((calls, reopens, state::last_event(tx)? != before))
+        Ok((calls, reopens, state::tasks_noted_after(tx, before)?))
     })?;
-    if moved {
-        shared.changed();
-    }
-    if moved {
+    if !touched.is_empty() {
+        shared.changed(&touched);
         shared.work_changed();
     }
     let mut sent = false;

@@ -241,6 +241,18 @@ pub(crate) fn last_event(tx: &Transaction<'_>) -> Result<Option<u64>> {
     Ok(tx.query_row("SELECT MAX(id) FROM events", [], |r| r.get(0))?)
 }
 
+/// The tasks with an event recorded after event `after` (after none, for `None`): those whose
+/// workers' actions may have changed.
+pub(crate) fn tasks_noted_after(tx: &Transaction<'_>, after: Option<u64>) -> Result<Vec<TaskId>> {
+    let mut statement = tx.prepare_cached("SELECT DISTINCT task_id FROM events WHERE id > ?1")?;
+    let tasks = statement
+        .query_map([after.unwrap_or(0)], |r| {
+            Ok(TaskId::new(b256(&r.get::<_, String>(0)?)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(tasks)
+}
+
 /// Records an event.
 pub(crate) fn note(
     tx: &Transaction<'_>,

@@ -647,11 +647,18 @@ fn dev_accounts() -> Vec<agora_chain::DevAccount> {
         .expect("the dev mnemonic derives")
 }
 
+/// A provider signing as `account`. They all share one HTTP client: building one reads the
+/// system's certificates, milliseconds that a test calling `World::hub` in a loop would
+/// otherwise pay each time.
 fn provider(url: &str, account: &agora_chain::DevAccount) -> DynProvider {
+    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     let signer: PrivateKeySigner = account.signer();
     ProviderBuilder::new()
         .wallet(EthereumWallet::from(signer))
-        .connect_http(url.parse().expect("url"))
+        .connect_reqwest(
+            HTTP.get_or_init(reqwest::Client::new).clone(),
+            url.parse().expect("url"),
+        )
         .erased()
 }
 

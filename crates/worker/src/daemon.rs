@@ -4,8 +4,8 @@
 //! app and its inputs and checks their checksums, runs the app in the [`Sandbox`],
 //! contributes, reveals when asked, uploads the result when asked, and reports each status.
 //!
-//! What it has done for each replicate is kept in a small JSON file next to the replicate's
-//! directory, so that after a restart it resumes instead of computing again.
+//! What it has done for each replicate is kept in its journal (`worker.db`, see
+//! [`crate::journal`]), so that after a restart it resumes instead of computing again.
 
 use std::{
     path::{Path, PathBuf},
@@ -36,8 +36,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use crate::{
-    Checksum, DatasetInput, DealParams, Limits, Sandbox, TaskContext, Verdict, Workspace, execute,
-    fetch, write_archive,
+    Checksum, DatasetInput, DealParams, Limits, Sandbox, TaskContext, Verdict, Workspace,
+    archive_of, execute, fetch, journal::Journal,
 };
 
 /// The worker's key. Its `Debug` does not print it.
@@ -129,6 +129,9 @@ pub enum DaemonError {
     /// The sandbox.
     #[error(transparent)]
     Sandbox(#[from] crate::Error),
+    /// The journal of replicates.
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
 }
 
 /// A running worker.
@@ -157,7 +160,7 @@ impl DaemonHandle {
     }
 }
 
-/// One replicate's state file.
+/// One replicate's state, as the journal keeps it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ReplicateState {
@@ -198,6 +201,7 @@ struct Worker {
     /// What each deal says, read once.
     deals: std::sync::Mutex<std::collections::HashMap<agora_primitives::DealId, DealFacts>>,
     stats: Arc<Stats>,
+    journal: Arc<Journal>,
 }
 
 /// Starts a worker: it resumes the replicates it had started, then asks for more.
@@ -216,6 +220,8 @@ pub async fn spawn(config: DaemonConfig) -> Result<DaemonHandle, DaemonError> {
         source,
     })?;
     let sandbox = Sandbox::with_cache_dir(&config.work_dir.join("cache"))?;
+    let journal = Arc::new(Journal::open(&config.work_dir.join("worker.db"))?);
+    let resumed = resumable(&journal)?;
     let address = config.key.0.address();
     let stats = Arc::new(Stats::default());
     let worker = Arc::new(Worker {
@@ -229,9 +235,10 @@ pub async fn spawn(config: DaemonConfig) -> Result<DaemonHandle, DaemonError> {
         deals: std::sync::Mutex::new(std::collections::HashMap::new()),
         free_gas: tokio::sync::OnceCell::new(),
         stats: stats.clone(),
+        journal,
         config,
     });
-    let main = tokio::spawn(worker.serve(resumable(&replicates)));
+    let main = tokio::spawn(worker.serve(resumed));
     Ok(DaemonHandle {
         address,
         stats,
@@ -239,33 +246,21 @@ pub async fn spawn(config: DaemonConfig) -> Result<DaemonHandle, DaemonError> {
     })
 }
 
-/// The replicates a previous run left unfinished.
-fn resumable(dir: &Path) -> Vec<ReplicateState> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let mut states: Vec<ReplicateState> = entries
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-        .filter_map(|e| std::fs::read(e.path()).ok())
-        .filter_map(|bytes| serde_json::from_slice::<ReplicateState>(&bytes).ok())
+/// The replicates a previous run left unfinished, the most urgent first.
+fn resumable(journal: &Journal) -> Result<Vec<ReplicateState>, DaemonError> {
+    let mut states: Vec<ReplicateState> = journal
+        .all::<ReplicateState>()?
+        .into_iter()
         .map(|state| ReplicateState {
             resumed: true,
             ..state
         })
         .collect();
     states.sort_by_key(|s| s.assignment.contribution_deadline);
-    states
+    Ok(states)
 }
 
 impl Worker {
-    fn state_file(&self, task: TaskId) -> PathBuf {
-        self.config
-            .work_dir
-            .join("replicates")
-            .join(format!("{task}.json"))
-    }
-
     fn replicate_dir(&self, task: TaskId) -> PathBuf {
         self.config
             .work_dir
@@ -273,20 +268,24 @@ impl Worker {
             .join(task.to_string())
     }
 
-    fn save(&self, state: &ReplicateState) {
-        let path = self.state_file(state.assignment.task_id);
-        let tmp = path.with_extension("json.tmp");
-        let bytes = serde_json::to_vec_pretty(state).unwrap_or_default();
-        let written = std::fs::write(&tmp, bytes)
-            .and_then(|()| std::fs::File::open(&tmp).and_then(|f| f.sync_all()))
-            .and_then(|()| std::fs::rename(&tmp, &path));
-        if let Err(e) = written {
-            tracing::warn!(target: "agora::worker", path = %path.display(), error = %e, "cannot save the replicate's state");
+    /// Records the replicate's state in the journal, on a blocking thread.
+    async fn save(&self, state: &ReplicateState) {
+        let journal = self.journal.clone();
+        let task = state.assignment.task_id;
+        let state = state.clone();
+        let saved = match tokio::task::spawn_blocking(move || journal.save(task, &state)).await {
+            Ok(saved) => saved.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = saved {
+            tracing::warn!(target: "agora::worker", task_id = %task, error = %e, "cannot save the replicate's state");
         }
     }
 
     fn forget(&self, task: TaskId) {
-        let _ = std::fs::remove_file(self.state_file(task));
+        if let Err(e) = self.journal.forget(task) {
+            tracing::warn!(target: "agora::worker", task_id = %task, error = %e, "cannot forget the replicate's state");
+        }
         let _ = std::fs::remove_dir_all(self.replicate_dir(task));
     }
 
@@ -323,9 +322,9 @@ impl Worker {
                                 callback_data: None,
                                 resumed: false,
                             };
-                            self.save(&state);
                             let worker = self.clone();
                             running.spawn(async move {
+                                worker.save(&state).await;
                                 worker.run(state).await;
                                 drop(permit);
                             });
@@ -687,9 +686,6 @@ impl Worker {
                 return Err(Stop::Failed(ReplicateStatus::ComputeFailed, reason));
             }
         };
-        let archive = self.archive_path(task);
-        write_archive(&workspace.output(), &archive)
-            .map_err(|e| Stop::Failed(ReplicateStatus::ComputeFailed, e.to_string()))?;
         let digest = if self.config.faulty {
             keccak256([b"agora.saboteur".as_slice(), result.digest.as_slice()].concat())
         } else {
@@ -698,15 +694,11 @@ impl Worker {
         state.digest = Some(digest);
         state.callback_data = result.callback_data.map(Bytes::from);
         state.phase = Phase::Computed;
-        self.save(state);
+        self.save(state).await;
         self.stats.computed.fetch_add(1, Ordering::Relaxed);
         self.step(task, StatusUpdate::new(ReplicateStatus::Computed))
             .await?;
         Ok(())
-    }
-
-    fn archive_path(&self, task: TaskId) -> PathBuf {
-        self.replicate_dir(task).join("result.zip")
     }
 
     async fn contribution_status(&self, task: TaskId) -> Result<u8, String> {
@@ -741,7 +733,7 @@ impl Worker {
             self.stats.contributed.fetch_add(1, Ordering::Relaxed);
         }
         state.phase = Phase::Contributed;
-        self.save(state);
+        self.save(state).await;
         Ok(())
     }
 
@@ -759,7 +751,7 @@ impl Worker {
             self.stats.revealed.fetch_add(1, Ordering::Relaxed);
         }
         state.phase = Phase::Revealed;
-        self.save(state);
+        self.save(state).await;
         Ok(())
     }
 
@@ -791,9 +783,13 @@ impl Worker {
     async fn upload(&self, state: &mut ReplicateState) -> Result<(), Stop> {
         let task = state.assignment.task_id;
         let fail = |e: String| Stop::Failed(ReplicateStatus::ResultUploadFailed, e);
-        let archive = self.archive_path(task);
-        let bytes =
-            std::fs::read(&archive).map_err(|e| fail(format!("{}: {e}", archive.display())))?;
+        // Zipped now, in memory, from the output the digest was computed from (kept until the
+        // replicate ends): the archive's bytes depend on nothing else.
+        let output = Workspace::at(&self.replicate_dir(task)).output();
+        let bytes = tokio::task::spawn_blocking(move || archive_of(&output))
+            .await
+            .map_err(|e| fail(e.to_string()))?
+            .map_err(|e| fail(e.to_string()))?;
         let sha256 = B256::from(Checksum::of(&bytes).0);
         let signature = ResultUpload {
             task_id: task,
@@ -826,7 +822,7 @@ impl Worker {
         let _stored: Stored = response.json().await.map_err(|e| fail(e.to_string()))?;
         self.stats.uploaded.fetch_add(1, Ordering::Relaxed);
         state.phase = Phase::Uploaded;
-        self.save(state);
+        self.save(state).await;
         Ok(())
     }
 

@@ -14,6 +14,7 @@ pub mod determinism;
 
 mod checksum;
 mod error;
+mod journal;
 mod replicate;
 mod result;
 mod sandbox;
@@ -22,7 +23,7 @@ mod task;
 pub use checksum::{BadChecksum, Checksum};
 pub use error::{Error, Result};
 pub use replicate::{Execution, MAX_MODULE_BYTES, Verdict, Workspace, execute, fetch, verify};
-pub use result::{COMPUTED_JSON, ComputedFile, TaskResult, digest_of, write_archive};
+pub use result::{COMPUTED_JSON, ComputedFile, TaskResult, archive_of, digest_of, write_archive};
 pub use sandbox::{
     App, Exit, FUEL_PER_SECOND, GUEST_IN, GUEST_OUT, Limits, Outcome, RunSpec, Sandbox, Stop,
 };

@@ -30,6 +30,13 @@ impl Workspace {
         Ok(workspace)
     }
 
+    /// The workspace at `root`, as [`Workspace::create`] left it.
+    pub fn at(root: &Path) -> Self {
+        Self {
+            root: root.to_path_buf(),
+        }
+    }
+
     /// The input directory.
     pub fn input(&self) -> PathBuf {
         self.root.join("in")

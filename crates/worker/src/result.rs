@@ -144,28 +144,31 @@ pub fn digest_of(path: &Path) -> Result<B256> {
 /// Writes the output directory as a zip archive to `archive`: every file, sorted by path,
 /// stored with fixed times and modes, so that the same output gives the same bytes.
 pub fn write_archive(output_dir: &Path, archive: &Path) -> Result<()> {
+    let bytes = archive_of(output_dir)?;
+    std::fs::write(archive, bytes).map_err(Error::io(archive))
+}
+
+/// The result archive of `output_dir`, in memory: the same bytes [`write_archive`] writes.
+pub fn archive_of(output_dir: &Path) -> Result<Vec<u8>> {
     let mut files = Vec::new();
     collect(output_dir, output_dir, &mut files)?;
     files.sort();
-    let file = std::fs::File::create(archive).map_err(Error::io(archive))?;
-    let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Stored)
         .last_modified_time(zip::DateTime::default())
         .unix_permissions(0o644);
     let zip_error = |e: zip::result::ZipError| Error::Io {
-        path: archive.to_path_buf(),
+        path: output_dir.to_path_buf(),
         source: std::io::Error::other(e),
     };
     for relative in files {
         let path = output_dir.join(&relative);
         let bytes = std::fs::read(&path).map_err(Error::io(&path))?;
         zip.start_file(relative, options).map_err(zip_error)?;
-        zip.write_all(&bytes).map_err(Error::io(archive))?;
+        zip.write_all(&bytes).map_err(Error::io(&path))?;
     }
-    let mut inner = zip.finish().map_err(zip_error)?;
-    inner.flush().map_err(Error::io(archive))?;
-    Ok(())
+    Ok(zip.finish().map_err(zip_error)?.into_inner())
 }
 
 fn collect(root: &Path, dir: &Path, files: &mut Vec<String>) -> Result<()> {

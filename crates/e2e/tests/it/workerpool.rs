@@ -451,7 +451,7 @@ async fn a_saboteur_is_outvoted_loses_its_stake_and_score_and_the_honest_workers
 }
 
 /// Runs `task` on worker `i` up to its contribution, with the scheduler down meanwhile (so
-/// that nothing moves on), then kills the worker: its state file says it contributed, and the
+/// that nothing moves on), then kills the worker: its journal says it contributed, and the
 /// chain has the contribution. The scheduler is started again.
 async fn contribute_then_kill_worker(net: &mut Net, task: agora_primitives::TaskId, i: usize) {
     net.until(task, "computing", |v| {
@@ -461,13 +461,19 @@ async fn contribute_then_kill_worker(net: &mut Net, task: agora_primitives::Task
     })
     .await;
     net.kill_scheduler().await;
-    let state = net
-        .dir
-        .path()
-        .join(format!("worker-{i}/replicates/{task}.json"));
+    let journal = net.dir.path().join(format!("worker-{i}/worker.db"));
     let deadline = tokio::time::Instant::now() + crate::net::PATIENCE;
     loop {
-        let text = std::fs::read_to_string(&state).unwrap_or_default();
+        // The worker's journal, read as anyone can read it: a SQLite file.
+        let text: String = rusqlite::Connection::open(&journal)
+            .and_then(|db| {
+                db.query_row(
+                    "SELECT state FROM replicates WHERE task_id = ?1",
+                    [task.to_string()],
+                    |r| r.get(0),
+                )
+            })
+            .unwrap_or_default();
         if text.contains("\"contributed\"") {
             break;
         }
