@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod market;
 pub mod openapi;
 pub mod scheduler;
 

@@ -11,6 +11,11 @@ use utoipa::OpenApi;
 
 use crate::{
     ApiError,
+    market::{
+        Cursor, MarketInfo, MarketOrder, OrderKind, OrderPage, OrderQuery, OrderStatus,
+        SignedOrder,
+        schema::{SignedAppOrder, SignedDatasetOrder, SignedRequestOrder, SignedWorkerpoolOrder},
+    },
     results::{ResultLink, Stored},
     scheduler::{
         Action, ActionReply, Ask, Assignment, Challenge, Event, Login, ReplicateStatus,
@@ -120,6 +125,95 @@ fn download() {}
 )]
 struct ResultsApi;
 
+#[utoipa::path(post, path = "/v1/orders/app", tag = "orders", request_body = SignedAppOrder,
+    responses((status = 201, description = "Published", body = MarketOrder),
+        (status = 200, description = "Published already: the stored entry, unchanged", body = MarketOrder),
+        (status = 400, description = "Not a well-formed app order (the message names the field)", body = ApiError),
+        (status = 413, description = "Body over 64 KiB", body = ApiError),
+        (status = 422, description = "Refused as matchOrders would refuse it: asset not registered, signature not the owner's, no volume left, price above the hub's limit", body = ApiError),
+        (status = 502, description = "The chain could not be read", body = ApiError),
+        (status = 504, description = "The chain did not answer the checks within 30 s", body = ApiError)))]
+fn publish_app() {}
+
+#[utoipa::path(post, path = "/v1/orders/dataset", tag = "orders", request_body = SignedDatasetOrder,
+    responses((status = 201, description = "Published", body = MarketOrder),
+        (status = 200, description = "Published already: the stored entry, unchanged", body = MarketOrder),
+        (status = 400, description = "Not a well-formed dataset order", body = ApiError),
+        (status = 413, description = "Body over 64 KiB", body = ApiError),
+        (status = 422, description = "Refused as matchOrders would refuse it", body = ApiError),
+        (status = 502, description = "The chain could not be read", body = ApiError),
+        (status = 504, description = "The chain did not answer the checks within 30 s", body = ApiError)))]
+fn publish_dataset() {}
+
+#[utoipa::path(post, path = "/v1/orders/workerpool", tag = "orders", request_body = SignedWorkerpoolOrder,
+    responses((status = 201, description = "Published", body = MarketOrder),
+        (status = 200, description = "Published already: the stored entry, unchanged", body = MarketOrder),
+        (status = 400, description = "Not a well-formed workerpool order", body = ApiError),
+        (status = 413, description = "Body over 64 KiB", body = ApiError),
+        (status = 422, description = "Refused as matchOrders would refuse it (also: a category the hub does not have)", body = ApiError),
+        (status = 502, description = "The chain could not be read", body = ApiError),
+        (status = 504, description = "The chain did not answer the checks within 30 s", body = ApiError)))]
+fn publish_workerpool() {}
+
+#[utoipa::path(post, path = "/v1/orders/request", tag = "orders", request_body = SignedRequestOrder,
+    responses((status = 201, description = "Published", body = MarketOrder),
+        (status = 200, description = "Published already: the stored entry, unchanged", body = MarketOrder),
+        (status = 400, description = "Not a well-formed request order", body = ApiError),
+        (status = 413, description = "Body over 64 KiB", body = ApiError),
+        (status = 422, description = "Refused as matchOrders would refuse it: app or dataset not registered, not the requester's signature, no volume left, unknown category", body = ApiError),
+        (status = 502, description = "The chain could not be read", body = ApiError),
+        (status = 504, description = "The chain did not answer the checks within 30 s", body = ApiError)))]
+fn publish_request() {}
+
+#[utoipa::path(get, path = "/v1/orders", tag = "orders", params(OrderQuery),
+    responses((status = 200, description = "Offers cheapest first, requests best-paying first (highest workerpoolmaxprice), then oldest first", body = OrderPage),
+        (status = 400, description = "A parameter is unknown, malformed or does not apply to the kind (the message names it)", body = ApiError)))]
+fn list() {}
+
+#[utoipa::path(get, path = "/v1/orders/{hash}", tag = "orders",
+    params(("hash" = String, Path, description = "The order hash")),
+    responses((status = 200, body = MarketOrder), (status = 400, body = ApiError),
+        (status = 404, description = "Not published here", body = ApiError)))]
+fn order() {}
+
+#[utoipa::path(get, path = "/v1/market", tag = "market",
+    responses((status = 200, body = MarketInfo)))]
+fn info() {}
+
+/// The market's API (`agora market`).
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Agora market",
+        version = "1",
+        description = "The off-chain order book: owners publish signed app, dataset, workerpool and request orders, checked as matchOrders would check them; anyone lists and filters them. Remaining volumes and statuses follow the chain's events (deals, closed orders, asset transfers)."
+    ),
+    paths(
+        publish_app,
+        publish_dataset,
+        publish_workerpool,
+        publish_request,
+        list,
+        order,
+        info
+    ),
+    components(schemas(
+        ApiError,
+        MarketOrder,
+        SignedOrder,
+        OrderKind,
+        OrderStatus,
+        OrderPage,
+        Cursor,
+        MarketInfo,
+        SignedAppOrder,
+        SignedDatasetOrder,
+        SignedWorkerpoolOrder,
+        SignedRequestOrder
+    ))
+)]
+struct MarketApi;
+
 /// The scheduler's document, as pretty JSON.
 pub fn scheduler() -> String {
     SchedulerApi::openapi().to_pretty_json().unwrap_or_default()
@@ -128,6 +222,11 @@ pub fn scheduler() -> String {
 /// The result store's document, as pretty JSON.
 pub fn results() -> String {
     ResultsApi::openapi().to_pretty_json().unwrap_or_default()
+}
+
+/// The market's document, as pretty JSON.
+pub fn market() -> String {
+    MarketApi::openapi().to_pretty_json().unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -155,6 +254,7 @@ mod tests {
     fn the_committed_openapi_documents_are_those_of_the_code() {
         check("scheduler", super::scheduler());
         check("results", super::results());
+        check("market", super::market());
     }
 
     #[test]
@@ -178,5 +278,39 @@ mod tests {
                 .is_some_and(|s| s.contains(&serde_json::json!("CONSENSUS_REACHED"))),
             "{statuses}"
         );
+    }
+    #[test]
+    fn the_market_document_describes_every_endpoint_and_type() {
+        let document: serde_json::Value = serde_json::from_str(&super::market()).unwrap();
+        for (path, method) in [
+            ("/v1/orders/app", "post"),
+            ("/v1/orders/dataset", "post"),
+            ("/v1/orders/workerpool", "post"),
+            ("/v1/orders/request", "post"),
+            ("/v1/orders", "get"),
+            ("/v1/orders/{hash}", "get"),
+            ("/v1/market", "get"),
+        ] {
+            assert!(
+                document["paths"][path][method].is_object(),
+                "{method} {path} is missing"
+            );
+        }
+        let parameters = document["paths"]["/v1/orders"]["get"]["parameters"]
+            .as_array()
+            .unwrap();
+        let names: Vec<&str> = parameters
+            .iter()
+            .map(|p| p["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, crate::market::QUERY_PARAMETERS);
+        let statuses = &document["components"]["schemas"]["OrderStatus"]["enum"];
+        assert_eq!(
+            *statuses,
+            serde_json::json!(["OPEN", "FILLED", "CANCELLED", "STALE"])
+        );
+        let request = &document["components"]["schemas"]["SignedRequestOrder"]["properties"];
+        assert!(request["workerpoolmaxprice"].is_object(), "{request}");
+        assert!(request["sign"].is_object(), "{request}");
     }
 }

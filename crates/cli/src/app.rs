@@ -17,6 +17,8 @@ pub(crate) enum Args {
     /// Run an app as a worker would (same sandbox, limits, conventions and digest) and print
     /// the outcome, the result digest and computed.json.
     Test(TestArgs),
+    #[command(flatten)]
+    Asset(crate::assets::Args),
 }
 
 /// Options of `agora app test`.
@@ -59,6 +61,8 @@ pub(crate) struct TestArgs {
 pub(crate) fn run(args: Args) -> anyhow::Result<()> {
     match args {
         Args::Test(args) => test(args),
+        Args::Asset(args) => crate::runtime()
+            .and_then(|r| r.block_on(crate::assets::run(crate::assets::Kind::App, args))),
     }
 }
 

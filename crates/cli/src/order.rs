@@ -19,6 +19,8 @@ pub(crate) enum Args {
     Hash(HashArgs),
     /// Sign the order with a private key and print it with its signature (`sign`).
     Sign(SignArgs),
+    #[command(flatten)]
+    Book(crate::book::Args),
 }
 
 /// The order and the domain it is hashed under, common to every subcommand.
@@ -62,6 +64,9 @@ pub(crate) struct SignArgs {
         value_name = "0xKEY"
     )]
     key: Option<PrivateKey>,
+    /// Or a wallet file (keystore v3; the password from AGORA_WALLET_PASSWORD or asked for).
+    #[arg(long, env = "AGORA_WALLET", conflicts_with = "key")]
+    wallet: Option<PathBuf>,
 }
 
 /// A private key as typed by the user; never printed.
@@ -329,12 +334,64 @@ struct Hashes {
     domain_separator: B256,
 }
 
+/// A signed order read from JSON text: its fields and `sign` (as `agora order sign` prints
+/// it), or the market's `{"kind": …, "order": {…}}`. The kind is told from the fields.
+pub(crate) fn parse_signed(
+    text: &str,
+    source: &str,
+) -> anyhow::Result<agora_api::market::SignedOrder> {
+    use agora_api::market::SignedOrder;
+    let value: Value =
+        serde_json::from_str(text).with_context(|| format!("{source} is not JSON"))?;
+    if value.get("kind").is_some() && value.get("order").is_some() {
+        return serde_path_to_error::deserialize(value)
+            .map_err(|e| anyhow::anyhow!("{source}: field {}: {}", e.path(), e.inner()));
+    }
+    let Value::Object(mut fields) = value else {
+        bail!("{source}: expected a JSON object with the order's fields and its sign");
+    };
+    let sign = match fields.remove("sign") {
+        Some(Value::String(sign)) => sign
+            .parse::<alloy_primitives::Bytes>()
+            .with_context(|| format!("{source}: sign is not hex"))?,
+        Some(_) => bail!("{source}: sign is not a hex string"),
+        None => bail!("{source}: the order has no sign: sign it first (agora order sign)"),
+    };
+    let keys: BTreeSet<&str> = fields.keys().map(String::as_str).collect();
+    let kind = Kind::detect(&keys).with_context(|| source.to_string())?;
+    kind.check(&keys).with_context(|| source.to_string())?;
+    let parsed = Parsed {
+        source: source.to_string(),
+        kind,
+        fields,
+        domain: Domain::new(0, Address::ZERO),
+    };
+    Ok(match kind {
+        Kind::App => SignedOrder::App(agora_primitives::Signed {
+            order: parsed.order()?,
+            sign: sign.clone(),
+        }),
+        Kind::Dataset => SignedOrder::Dataset(agora_primitives::Signed {
+            order: parsed.order()?,
+            sign: sign.clone(),
+        }),
+        Kind::Workerpool => SignedOrder::Workerpool(agora_primitives::Signed {
+            order: parsed.order()?,
+            sign: sign.clone(),
+        }),
+        Kind::Request => SignedOrder::Request(agora_primitives::Signed {
+            order: parsed.order()?,
+            sign: sign.clone(),
+        }),
+    })
+}
+
 /// The signer of `agora order sign`, from `--key` or `AGORA_PRIVATE_KEY`.
 fn signer(key: Option<&PrivateKey>) -> anyhow::Result<PrivateKeySigner> {
     let key = key
         .map(|key| key.0.trim())
         .filter(|key| !key.is_empty())
-        .context("no signing key: pass --key 0xKEY or set AGORA_PRIVATE_KEY")?;
+        .context("no signing key: pass --key 0xKEY, set AGORA_PRIVATE_KEY, or give --wallet")?;
     // The parse error is not chained: it could quote the key.
     key.parse().map_err(|_| {
         anyhow::anyhow!(
@@ -365,10 +422,14 @@ pub(crate) fn run(args: Args) -> anyhow::Result<()> {
         }
         Args::Sign(args) => {
             // The key first: a missing key fails before standard input is read.
-            let signer = signer(args.key.as_ref())?;
+            let signer = match (&args.key, &args.wallet) {
+                (None, Some(wallet)) => crate::wallet::open(wallet)?,
+                _ => signer(args.key.as_ref())?,
+            };
             let signed = args.input.read()?.signed(&signer)?;
             print(&signed)
         }
+        Args::Book(args) => crate::runtime().and_then(|r| r.block_on(crate::book::run(args))),
     }
 }
 

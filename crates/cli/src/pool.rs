@@ -7,7 +7,7 @@ use alloy_signer_local::PrivateKeySigner;
 use anyhow::{Context, Result};
 
 /// The hub of the embedded dev chain (`agora chain`'s genesis).
-fn dev_hub() -> Address {
+pub(crate) fn dev_hub() -> Address {
     let deployer = agora_chain::derive_dev_accounts(agora_chain::DEV_MNEMONIC, 1)
         .map(|accounts| accounts[0].address)
         .unwrap_or_default();
@@ -19,19 +19,20 @@ fn dev_hub() -> Address {
 pub(crate) struct ChainArgs {
     /// The chain's JSON-RPC endpoint.
     #[arg(long, default_value = "http://127.0.0.1:8545", env = "AGORA_RPC_URL")]
-    rpc_url: String,
+    pub(crate) rpc_url: String,
     /// The hub's address (default: the embedded dev chain's).
     #[arg(long, env = "AGORA_HUB")]
     hub: Option<Address>,
 }
 
 impl ChainArgs {
-    fn hub(&self) -> Address {
+    pub(crate) fn hub(&self) -> Address {
         self.hub.unwrap_or_else(dev_hub)
     }
 }
 
-/// Whose key signs.
+/// Whose key signs: `--key` (or `AGORA_KEY`), a dev account, or a wallet file (keystore v3;
+/// by default ~/.agora/wallet.json).
 #[derive(Debug, clap::Args)]
 pub(crate) struct KeyArgs {
     /// The private key (hex). Prefer the environment variable to the command line.
@@ -45,19 +46,36 @@ pub(crate) struct KeyArgs {
     /// Use dev account N of the dev chain's mnemonic instead (for local networks).
     #[arg(long, value_name = "N")]
     dev_account: Option<u32>,
+    /// A wallet file (keystore v3; the password from AGORA_WALLET_PASSWORD or asked for),
+    /// used when neither --key nor --dev-account is given. Default: ~/.agora/wallet.json,
+    /// when there is one.
+    #[arg(long, env = "AGORA_WALLET")]
+    wallet: Option<PathBuf>,
 }
 
 impl KeyArgs {
-    fn signer(&self) -> Result<PrivateKeySigner> {
+    pub(crate) fn signer(&self) -> Result<PrivateKeySigner> {
         if let Some(key) = &self.key {
             return key.trim().parse().context("--key is not a hex private key");
         }
-        let n = self
-            .dev_account
-            .context("give a key: --key (or AGORA_KEY) or --dev-account N")?;
-        let accounts = agora_chain::derive_dev_accounts(agora_chain::DEV_MNEMONIC, n + 1)
-            .context("the dev mnemonic")?;
-        Ok(accounts[n as usize].signer())
+        if let Some(n) = self.dev_account {
+            let accounts = agora_chain::derive_dev_accounts(agora_chain::DEV_MNEMONIC, n + 1)
+                .context("the dev mnemonic")?;
+            return Ok(accounts[n as usize].signer());
+        }
+        let wallet = match &self.wallet {
+            Some(path) => path.clone(),
+            None => {
+                let path = crate::wallet::default_file()?;
+                if !path.exists() {
+                    anyhow::bail!(
+                        "give a key: --key (or AGORA_KEY), --dev-account N, or a wallet (agora wallet create; --wallet)"
+                    );
+                }
+                path
+            }
+        };
+        crate::wallet::open(&wallet)
     }
 }
 
@@ -231,5 +249,46 @@ pub(crate) async fn worker(args: WorkerArgs) -> Result<()> {
     );
     until_interrupted().await?;
     handle.kill().await;
+    Ok(())
+}
+
+/// Options of `agora market`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct MarketArgs {
+    #[command(flatten)]
+    chain: ChainArgs,
+    /// Address of the market's API.
+    #[arg(long, default_value = "127.0.0.1:7600", env = "AGORA_MARKET_LISTEN")]
+    listen: SocketAddr,
+    /// The order book (SQLite). Default: ~/.agora/market.db.
+    #[arg(long, env = "AGORA_MARKET_DB")]
+    db: Option<PathBuf>,
+}
+
+pub(crate) async fn market(args: MarketArgs) -> Result<()> {
+    let db = match args.db {
+        Some(db) => db,
+        None => home("market.db")?,
+    };
+    if let Some(dir) = db.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let handle = agora_market::serve(agora_market::Config {
+        db: db.clone(),
+        listen: args.listen,
+        rpc_url: args.chain.rpc_url.clone(),
+        hub: args.chain.hub(),
+        tick: Duration::from_secs(1),
+    })
+    .await
+    .context("cannot start the market")?;
+    eprintln!(
+        "market on {} (order book {}, chain {})",
+        handle.url(),
+        db.display(),
+        args.chain.rpc_url
+    );
+    until_interrupted().await?;
+    handle.shutdown().await;
     Ok(())
 }

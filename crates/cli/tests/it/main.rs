@@ -4,4 +4,5 @@
 
 mod app;
 mod chain;
+mod network;
 mod order;

@@ -76,6 +76,7 @@ fn agora(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Output {
         .arg("order")
         .args(args)
         .env_remove("AGORA_PRIVATE_KEY")
+        .env_remove("AGORA_WALLET")
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -333,11 +334,11 @@ fn sign_needs_a_well_formed_key_and_never_prints_it() {
     let sign = domain_args(&["sign", path.to_str().unwrap()]);
     assert_eq!(
         failure(&sign, &[], ""),
-        "no signing key: pass --key 0xKEY or set AGORA_PRIVATE_KEY"
+        "no signing key: pass --key 0xKEY, set AGORA_PRIVATE_KEY, or give --wallet"
     );
     assert_eq!(
         failure(&sign, &[("AGORA_PRIVATE_KEY", "")], ""),
-        "no signing key: pass --key 0xKEY or set AGORA_PRIVATE_KEY"
+        "no signing key: pass --key 0xKEY, set AGORA_PRIVATE_KEY, or give --wallet"
     );
     let malformed = "0xc0ffee5ecret";
     let zero = format!("0x{}", "0".repeat(64));

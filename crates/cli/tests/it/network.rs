@@ -1,0 +1,445 @@
+//! The whole network from the command line, as a person runs it: `agora demo`, `agora dev`
+//! (and its restart), `agora run` against it, and the refusals of `agora run`.
+
+use std::{
+    io::{BufRead, BufReader},
+    path::Path,
+    process::{Child, Command, Output, Stdio},
+};
+
+use serde_json::Value;
+
+fn agora() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_agora"));
+    command.env_remove("AGORA_KEY").env("AGORA_LOG", "warn");
+    command
+}
+
+fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn demo_runs_a_task_end_to_end_and_prints_its_certified_result() {
+    let out = tempfile::tempdir().unwrap();
+    let output = agora()
+        .args(["demo", "--args", "from the test", "--out"])
+        .arg(out.path())
+        .output()
+        .expect("agora demo runs");
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("result.txt: Hello, from the test!"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("COMPLETED"), "{stdout}");
+    // Every status the task went through was shown.
+    for status in ["COMPUTING", "CONTRIBUTED", "REVEALED", "COMPLETED"] {
+        assert!(stderr.contains(status), "{status} not shown:\n{stderr}");
+    }
+    let folders: Vec<_> = std::fs::read_dir(out.path()).unwrap().collect();
+    assert_eq!(folders.len(), 1, "one folder per task");
+    let folder = folders[0].as_ref().unwrap().path();
+    assert_eq!(
+        std::fs::read_to_string(folder.join("result.txt")).unwrap(),
+        "Hello, from the test!\n"
+    );
+    assert!(folder.join("computed.json").is_file());
+}
+
+/// A running `agora dev`, interrupted (as Ctrl-C does) when dropped.
+struct Dev {
+    child: Child,
+    info: Value,
+}
+
+impl Dev {
+    fn start(dir: &Path) -> Self {
+        let mut child = agora()
+            .args(["dev", "--json", "--dir"])
+            .arg(dir)
+            .args([
+                "--chain-port",
+                "0",
+                "--market-port",
+                "0",
+                "--results-port",
+                "0",
+                "--scheduler-port",
+                "0",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("agora dev starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut json = String::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.expect("a line");
+            json.push_str(&line);
+            json.push('\n');
+            if line == "}" {
+                break;
+            }
+        }
+        let info: Value = serde_json::from_str(&json)
+            .unwrap_or_else(|e| panic!("agora dev printed no JSON ({e}):\n{json}"));
+        Self { child, info }
+    }
+
+    fn url(&self, key: &str) -> String {
+        self.info[key].as_str().expect(key).to_string()
+    }
+
+    /// `agora run` against this network, as dev account 6 (the requester).
+    fn run(&self, extra: &[&str]) -> Output {
+        agora()
+            .arg("run")
+            .args(extra)
+            .args(["--dev-account", "6", "--timeout", "120"])
+            .args(["--rpc-url", &self.url("rpcUrl")])
+            .args(["--hub", &self.url("hub")])
+            .args(["--market", &self.url("marketUrl")])
+            .args(["--scheduler", &self.url("schedulerUrl")])
+            .output()
+            .expect("agora run runs")
+    }
+
+    fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-INT", &pid]).status();
+        let status = self.child.wait().expect("agora dev ends");
+        assert!(status.success(), "agora dev ended with {status}");
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn dev_keeps_its_state_across_a_restart_and_agora_run_gets_results_from_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("dev");
+    let out = dir.path().join("results");
+    let dev = Dev::start(&state);
+    assert_eq!(dev.info["restored"], false);
+    let app = dev.url("app");
+    let output = dev.run(&[
+        &app,
+        "--args",
+        "first",
+        "--json",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let report: Value = serde_json::from_str(&stdout).expect("a JSON report");
+    let folder = report["resultFolders"][0]
+        .as_str()
+        .expect("a result folder");
+    assert_eq!(
+        std::fs::read_to_string(Path::new(folder).join("result.txt")).unwrap(),
+        "Hello, first!\n"
+    );
+    let workerpool = dev.url("workerpool");
+    dev.stop();
+
+    let dev = Dev::start(&state);
+    assert_eq!(dev.info["restored"], true);
+    assert_eq!(dev.url("app"), app, "the same app after the restart");
+    assert_eq!(dev.url("workerpool"), workerpool);
+    let output = dev.run(&[&app, "--args", "second", "--out", out.to_str().unwrap()]);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let line = stdout.lines().next().expect("a line per task");
+    let folder = line.split_whitespace().nth(2).expect("task status folder");
+    assert_eq!(
+        std::fs::read_to_string(Path::new(folder).join("result.txt")).unwrap(),
+        "Hello, second!\n"
+    );
+
+    // Nothing in the market fits: the error names the order and the reason.
+    let output = dev.run(&[&app, "--trust", "1000"]);
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(stderr.contains("no usable workerpool order"), "{stderr}");
+    assert!(
+        stderr.contains("offers trust up to 100, not 1000"),
+        "{stderr}"
+    );
+    let output = dev.run(&["0x00000000000000000000000000000000000000aa"]);
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr
+            .to_lowercase()
+            .contains("no app order for app 0x00000000000000000000000000000000000000aa"),
+        "{stderr}"
+    );
+    dev.stop();
+}
+
+/// `agora` with the network's endpoints and the given wallet, for a new user.
+fn user(dev: &Dev, wallet: &Path, args: &[&str]) -> Output {
+    agora()
+        .args(args)
+        .env("AGORA_RPC_URL", dev.url("rpcUrl"))
+        .env("AGORA_HUB", dev.url("hub"))
+        .env("AGORA_MARKET_URL", dev.url("marketUrl"))
+        .env("AGORA_SCHEDULER_URL", dev.url("schedulerUrl"))
+        .env("AGORA_WALLET", wallet)
+        .env("AGORA_WALLET_PASSWORD", "correct horse battery staple")
+        .output()
+        .expect("agora runs")
+}
+
+/// stdout of a command that must succeed.
+fn ok(output: Output) -> String {
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    stdout
+}
+
+/// stderr of a command that must fail.
+fn refused(output: Output) -> String {
+    let (stdout, stderr) = text(&output);
+    assert!(!output.status.success(), "succeeded: {stdout}");
+    stderr
+}
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+#[test]
+fn a_new_user_goes_from_a_wallet_to_a_published_app_and_its_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = Dev::start(&dir.path().join("dev"));
+    let wallet = dir.path().join("me.json");
+
+    // A wallet, and a wrong password refused.
+    let me = json(&ok(user(&dev, &wallet, &["wallet", "create", "--json"])));
+    let address = me["address"].as_str().unwrap().to_string();
+    let again = refused(user(&dev, &wallet, &["wallet", "create"]));
+    assert!(again.contains("exists"), "{again}");
+    let wrong = refused(
+        agora()
+            .args(["wallet", "show", "--wallet"])
+            .arg(&wallet)
+            .env("AGORA_WALLET_PASSWORD", "wrong")
+            .output()
+            .unwrap(),
+    );
+    assert!(wrong.contains("wrong password"), "{wrong}");
+
+    // RLC from the admin (dev account 0), then a deposit.
+    ok(user(
+        &dev,
+        &wallet,
+        &[
+            "wallet",
+            "send",
+            "20",
+            "--to",
+            &address,
+            "--dev-account",
+            "0",
+        ],
+    ));
+    let balance = json(&ok(user(
+        &dev,
+        &wallet,
+        &["account", "deposit", "5", "--json"],
+    )));
+    assert_eq!(balance["free"], "5000000000");
+    assert_eq!(balance["wallet"], "15000000000");
+    let short = refused(user(&dev, &wallet, &["account", "withdraw", "6"]));
+    assert!(short.contains("holds 5 RLC free"), "{short}");
+
+    // An app of one's own, and its order on the market.
+    let hello = agora_root().join("examples/hello/hello.wasm");
+    let app = json(&ok(user(
+        &dev,
+        &wallet,
+        &[
+            "app",
+            "deploy",
+            "--name",
+            "mine",
+            "--file",
+            hello.to_str().unwrap(),
+            "--json",
+        ],
+    )));
+    let app_address = app["address"].as_str().unwrap().to_string();
+    assert_eq!(app["owner"].as_str().unwrap(), address);
+    let listed = json(&ok(user(
+        &dev,
+        &wallet,
+        &["app", "list", "--owner", &address, "--json"],
+    )));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+
+    let chain_id = dev.info["chainId"].to_string();
+    let sign = |order: &str| -> String {
+        let file = dir.path().join("order.json");
+        std::fs::write(&file, order).unwrap();
+        ok(user(
+            &dev,
+            &wallet,
+            &[
+                "order",
+                "sign",
+                file.to_str().unwrap(),
+                "--chain-id",
+                &chain_id,
+                "--hub",
+                &dev.url("hub"),
+            ],
+        ))
+    };
+    let publish = |signed: &str| {
+        let file = dir.path().join("signed.json");
+        std::fs::write(&file, signed).unwrap();
+        user(
+            &dev,
+            &wallet,
+            &["order", "publish", file.to_str().unwrap(), "--json"],
+        )
+    };
+    let order = ok(user(
+        &dev,
+        &wallet,
+        &[
+            "order",
+            "create",
+            "app",
+            &app_address,
+            "--price",
+            "0.2",
+            "--volume",
+            "1",
+        ],
+    ));
+    let signed = sign(&order);
+    let entry = json(&ok(publish(&signed)));
+    let hash = entry["hash"].as_str().unwrap().to_string();
+    assert_eq!(entry["status"], "OPEN");
+
+    // Refused: a signature that is not the owner's, an asset one does not own, no volume.
+    let another = ok(user(
+        &dev,
+        &wallet,
+        &["order", "create", "app", &app_address, "--price", "0.2"],
+    ));
+    let forged = ok(agora()
+        .args([
+            "order",
+            "sign",
+            "-",
+            "--chain-id",
+            &chain_id,
+            "--hub",
+            &dev.url("hub"),
+        ])
+        .env(
+            "AGORA_PRIVATE_KEY",
+            "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+        )
+        .stdin_order(&another));
+    let message = refused(publish(&forged));
+    assert!(message.to_lowercase().contains("sign"), "{message}");
+    let demo_order = ok(user(
+        &dev,
+        &wallet,
+        &["order", "create", "app", &dev.url("app"), "--price", "0"],
+    ));
+    let message = refused(publish(&sign(&demo_order)));
+    assert!(message.to_lowercase().contains("owner"), "{message}");
+    let empty = ok(user(
+        &dev,
+        &wallet,
+        &["order", "create", "app", &app_address, "--volume", "0"],
+    ));
+    let message = refused(publish(&sign(&empty)));
+    assert!(message.contains("volume is 0"), "{message}");
+
+    // Run the app as oneself: the result, and the order filled.
+    let out = dir.path().join("results");
+    let report = json(&ok(user(
+        &dev,
+        &wallet,
+        &[
+            "run",
+            &app_address,
+            "--args",
+            "my own app",
+            "--json",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    )));
+    let folder = report["resultFolders"][0]
+        .as_str()
+        .expect("a result folder");
+    assert_eq!(
+        std::fs::read_to_string(Path::new(folder).join("result.txt")).unwrap(),
+        "Hello, my own app!\n"
+    );
+    let shown = json(&ok(user(
+        &dev,
+        &wallet,
+        &["order", "show", &hash, "--json"],
+    )));
+    assert_eq!(shown["status"], "FILLED", "{shown}");
+    // Its volume is used up: publishing it again is refused.
+    let message = refused(publish(&signed));
+    assert!(
+        message.contains("no volume left: 1 of 1 consumed"),
+        "{message}"
+    );
+    let task = report["outcomes"][0]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let shown = json(&ok(user(&dev, &wallet, &["task", "show", &task, "--json"])));
+    assert_eq!(shown[0]["status"], "COMPLETED");
+    dev.stop();
+}
+
+fn agora_root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Runs a command with `input` on its standard input.
+trait StdinOrder {
+    fn stdin_order(&mut self, input: &str) -> Output;
+}
+
+impl StdinOrder for Command {
+    fn stdin_order(&mut self, input: &str) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("agora runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("written");
+        child.wait_with_output().expect("agora ends")
+    }
+}
