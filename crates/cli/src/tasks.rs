@@ -103,8 +103,9 @@ pub(crate) struct TaskInfo {
     scheduler: Option<agora_api::scheduler::TaskView>,
 }
 
-/// The tasks `id` names: the task itself, or every task of the deal `id`.
-async fn tasks_of(conn: &Conn, id: B256) -> Result<Vec<TaskId>> {
+/// The tasks `id` names: the task itself, or every task of the deal `id`; each with its
+/// deal and index (a deal's tasks may not be initialized on chain yet).
+async fn tasks_of(conn: &Conn, id: B256) -> Result<Vec<(TaskId, B256, U256)>> {
     let hub = conn.hub();
     let deal = hub
         .viewDeal(id)
@@ -115,7 +116,10 @@ async fn tasks_of(conn: &Conn, id: B256) -> Result<Vec<TaskId>> {
         let deal_id = DealId::new(id);
         let first = deal.botFirst;
         return Ok((0..deal.botSize.to::<u64>())
-            .map(|i| deal_id.task(first + U256::from(i)))
+            .map(|i| {
+                let index = first + U256::from(i);
+                (deal_id.task(index), id, index)
+            })
             .collect());
     }
     let task = hub
@@ -124,9 +128,33 @@ async fn tasks_of(conn: &Conn, id: B256) -> Result<Vec<TaskId>> {
         .await
         .context("cannot read the task")?;
     if task.dealid == B256::ZERO {
-        bail!("{id} is neither a deal nor an initialized task on this hub");
+        bail!(
+            "{id} is neither a deal nor an initialized task on this hub (a task nobody initialized is claimed through its deal: agora deal claim)"
+        );
     }
-    Ok(vec![TaskId::new(id)])
+    Ok(vec![(TaskId::new(id), task.dealid, task.idx)])
+}
+
+/// The final deadline of task `index` of `deal`, initialized or not: the deal's start plus
+/// ten times its category's time reference (spec §4.2).
+async fn final_deadline(conn: &Conn, deal: B256) -> Result<U256> {
+    let hub = conn.hub();
+    let deal = hub
+        .viewDeal(deal)
+        .call()
+        .await
+        .context("cannot read the deal")?;
+    let category = hub
+        .viewCategory(deal.category)
+        .call()
+        .await
+        .context("cannot read the deal's category")?;
+    let ratio = hub
+        .final_deadline_ratio()
+        .call()
+        .await
+        .context("cannot read the final deadline ratio")?;
+    Ok(deal.startTime + category.workClockTimeRef * ratio)
 }
 
 async fn task_info(conn: &Conn, task: TaskId) -> Result<TaskInfo> {
@@ -172,7 +200,7 @@ pub(crate) async fn run(args: Args) -> Result<()> {
         } => {
             let conn = Conn::reader(&chain).await?;
             let mut infos = Vec::new();
-            for task in tasks_of(&conn, id).await? {
+            for (task, _, _) in tasks_of(&conn, id).await? {
                 let mut info = task_info(&conn, task).await?;
                 info.scheduler =
                     run::scheduler_view(&reqwest::Client::new(), &scheduler.scheduler, task).await;
@@ -208,7 +236,7 @@ pub(crate) async fn run(args: Args) -> Result<()> {
         } => {
             let conn = Conn::reader(&chain).await?;
             let mut outcomes = Vec::new();
-            for task in tasks_of(&conn, id).await? {
+            for (task, _, _) in tasks_of(&conn, id).await? {
                 eprintln!("following task {task}");
                 outcomes.push(
                     run::follow(
@@ -244,26 +272,31 @@ pub(crate) async fn run(args: Args) -> Result<()> {
             .map(|b| b.header.timestamp)
             .unwrap_or_default();
             let mut claimed = Vec::new();
-            for task in tasks_of(&conn, id).await? {
+            for (task, deal, index) in tasks_of(&conn, id).await? {
                 let info = task_info(&conn, task).await?;
-                match info.status {
+                let deadline = match info.status {
                     "COMPLETED" | "FAILED" => {
                         eprintln!("task {task} is {}: nothing to claim", info.status);
                         continue;
                     }
-                    _ if U256::from(now) < info.final_deadline => bail!(
-                        "task {task} cannot be claimed yet: its final deadline {} is {} s away",
-                        info.final_deadline,
-                        info.final_deadline - U256::from(now)
-                    ),
-                    _ => {}
+                    "UNSET" => final_deadline(&conn, deal).await?,
+                    _ => info.final_deadline,
+                };
+                if U256::from(now) < deadline {
+                    bail!(
+                        "task {task} cannot be claimed yet: its final deadline {deadline} is {} s away",
+                        deadline - U256::from(now)
+                    );
                 }
-                let receipt = conn
-                    .send(
-                        &format!("claiming task {task}"),
-                        conn.hub().claim(*task.as_b256()),
-                    )
-                    .await?;
+                let hub = conn.hub();
+                let what = format!("claiming task {task}");
+                let receipt = if info.status == "UNSET" {
+                    // Nobody initialized it: initialized and claimed in one call.
+                    let call = hub.initializeAndClaimArray(vec![deal], vec![index]);
+                    conn.send(&what, call).await?
+                } else {
+                    conn.send(&what, hub.claim(*task.as_b256())).await?
+                };
                 eprintln!(
                     "task {task} claimed (transaction {})",
                     receipt.transaction_hash
@@ -286,7 +319,7 @@ pub(crate) async fn run(args: Args) -> Result<()> {
         } => {
             let conn = Conn::reader(&chain).await?;
             let mut folders = Vec::new();
-            for task in tasks_of(&conn, id).await? {
+            for (task, _, _) in tasks_of(&conn, id).await? {
                 let info = task_info(&conn, task).await?;
                 let outcome = Outcome {
                     task_id: task,

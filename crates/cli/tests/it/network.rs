@@ -443,3 +443,145 @@ impl StdinOrder for Command {
         child.wait_with_output().expect("agora ends")
     }
 }
+
+/// One JSON-RPC call to the dev chain.
+fn rpc(dev: &Dev, method: &str, params: Value) -> Value {
+    let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params});
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        reqwest::Client::new()
+            .post(dev.url("rpcUrl"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    })
+}
+
+#[test]
+fn a_pool_nobody_runs_leaves_its_deal_to_be_claimed_and_owners_transfer_and_cancel() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = Dev::start(&dir.path().join("dev"));
+    let wallet = dir.path().join("me.json");
+    let me = json(&ok(user(&dev, &wallet, &["wallet", "create", "--json"])));
+    let address = me["address"].as_str().unwrap().to_string();
+    ok(user(
+        &dev,
+        &wallet,
+        &[
+            "wallet",
+            "send",
+            "50",
+            "--to",
+            &address,
+            "--dev-account",
+            "0",
+        ],
+    ));
+    ok(user(&dev, &wallet, &["account", "deposit", "40"]));
+
+    // A workerpool of one's own, with no scheduler and no workers, and its order.
+    let pool = json(&ok(user(
+        &dev,
+        &wallet,
+        &["workerpool", "deploy", "--name", "an idle pool", "--json"],
+    )));
+    let pool = pool["address"].as_str().unwrap().to_string();
+    let chain_id = dev.info["chainId"].to_string();
+    let order = ok(user(
+        &dev,
+        &wallet,
+        &[
+            "order",
+            "create",
+            "workerpool",
+            &pool,
+            "--price",
+            "1",
+            "--trust",
+            "1",
+        ],
+    ));
+    let file = dir.path().join("pool-order.json");
+    std::fs::write(&file, &order).unwrap();
+    let signed = ok(user(
+        &dev,
+        &wallet,
+        &[
+            "order",
+            "sign",
+            file.to_str().unwrap(),
+            "--chain-id",
+            &chain_id,
+            "--hub",
+            &dev.url("hub"),
+        ],
+    ));
+    std::fs::write(&file, &signed).unwrap();
+    let entry = json(&ok(user(
+        &dev,
+        &wallet,
+        &["order", "publish", file.to_str().unwrap(), "--json"],
+    )));
+    let hash = entry["hash"].as_str().unwrap().to_string();
+
+    // A deal on it: matched, and then nothing happens.
+    let deal = ok(user(
+        &dev,
+        &wallet,
+        &["run", &dev.url("app"), "--workerpool", &pool, "--no-wait"],
+    ));
+    let deal = deal.trim().to_string();
+    let early = refused(user(&dev, &wallet, &["deal", "claim", &deal]));
+    assert!(early.contains("cannot be claimed yet"), "{early}");
+
+    // Past the final deadline (10 × the category's 300 s), the deal is claimed and refunded.
+    let before = json(&ok(user(&dev, &wallet, &["account", "balance", "--json"])));
+    rpc(&dev, "evm_increaseTime", serde_json::json!([3001]));
+    rpc(&dev, "evm_mine", serde_json::json!([]));
+    let claimed = ok(user(&dev, &wallet, &["deal", "claim", &deal]));
+    assert!(claimed.contains("FAILED (claimed)"), "{claimed}");
+    let after = json(&ok(user(&dev, &wallet, &["account", "balance", "--json"])));
+    let nrlc = |v: &Value, k: &str| v[k].as_str().unwrap().parse::<u128>().unwrap();
+    assert_eq!(nrlc(&after, "locked"), 0, "nothing stays locked: {after}");
+    assert!(
+        nrlc(&after, "free") > nrlc(&before, "free"),
+        "refunded: {before} → {after}"
+    );
+
+    // The order is cancelled on chain by its signer, and the market sees it.
+    let cancelled = json(&ok(user(
+        &dev,
+        &wallet,
+        &["order", "cancel", &hash, "--json"],
+    )));
+    assert_eq!(cancelled["status"], "CANCELLED");
+    let again = refused(user(
+        &dev,
+        &wallet,
+        &["order", "publish", file.to_str().unwrap()],
+    ));
+    assert!(again.contains("cancelled on chain"), "{again}");
+
+    // The pool changes hands; only its owner could do that.
+    let stranger = "0x00000000000000000000000000000000000000bb";
+    let shown = json(&ok(user(
+        &dev,
+        &wallet,
+        &["workerpool", "transfer", &pool, stranger, "--json"],
+    )));
+    assert_eq!(shown["owner"].as_str().unwrap().to_lowercase(), stranger);
+    let not_mine = refused(user(
+        &dev,
+        &wallet,
+        &["workerpool", "transfer", &pool, &address],
+    ));
+    assert!(
+        not_mine.contains("only its owner transfers it"),
+        "{not_mine}"
+    );
+    dev.stop();
+}
