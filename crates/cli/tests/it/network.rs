@@ -290,23 +290,7 @@ fn a_new_user_goes_from_a_wallet_to_a_published_app_and_its_result() {
     assert_eq!(listed.as_array().unwrap().len(), 1);
 
     let chain_id = dev.info["chainId"].to_string();
-    let sign = |order: &str| -> String {
-        let file = dir.path().join("order.json");
-        std::fs::write(&file, order).unwrap();
-        ok(user(
-            &dev,
-            &wallet,
-            &[
-                "order",
-                "sign",
-                file.to_str().unwrap(),
-                "--chain-id",
-                &chain_id,
-                "--hub",
-                &dev.url("hub"),
-            ],
-        ))
-    };
+    let sign = |order: &str| sign_with_wallet(&dev, &wallet, order, &dir.path().join("order.json"));
     let publish = |signed: &str| {
         let file = dir.path().join("signed.json");
         std::fs::write(&file, signed).unwrap();
@@ -416,6 +400,25 @@ fn a_new_user_goes_from_a_wallet_to_a_published_app_and_its_result() {
     dev.stop();
 }
 
+/// `order` (JSON) signed with the wallet, through the file `file`.
+fn sign_with_wallet(dev: &Dev, wallet: &Path, order: &str, file: &Path) -> String {
+    std::fs::write(file, order).unwrap();
+    let chain_id = dev.info["chainId"].to_string();
+    ok(user(
+        dev,
+        wallet,
+        &[
+            "order",
+            "sign",
+            file.to_str().unwrap(),
+            "--chain-id",
+            &chain_id,
+            "--hub",
+            &dev.url("hub"),
+        ],
+    ))
+}
+
 fn agora_root() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -466,8 +469,21 @@ fn a_pool_nobody_runs_leaves_its_deal_to_be_claimed_and_owners_transfer_and_canc
     let dir = tempfile::tempdir().unwrap();
     let dev = Dev::start(&dir.path().join("dev"));
     let wallet = dir.path().join("me.json");
-    let me = json(&ok(user(&dev, &wallet, &["wallet", "create", "--json"])));
+    // A key of one's own, imported (AGORA_KEY) into a wallet.
+    let imported = agora()
+        .args(["wallet", "import", "--json", "--wallet"])
+        .arg(&wallet)
+        .env("AGORA_KEY", format!("0x{}", "11".repeat(32)))
+        .env("AGORA_WALLET_PASSWORD", "correct horse battery staple")
+        .output()
+        .unwrap();
+    let me = json(&ok(imported));
     let address = me["address"].as_str().unwrap().to_string();
+    let shown = json(&ok(user(&dev, &wallet, &["wallet", "show", "--json"])));
+    assert_eq!(
+        shown["address"], me["address"],
+        "the wallet holds the imported key"
+    );
     ok(user(
         &dev,
         &wallet,
@@ -490,7 +506,6 @@ fn a_pool_nobody_runs_leaves_its_deal_to_be_claimed_and_owners_transfer_and_canc
         &["workerpool", "deploy", "--name", "an idle pool", "--json"],
     )));
     let pool = pool["address"].as_str().unwrap().to_string();
-    let chain_id = dev.info["chainId"].to_string();
     let order = ok(user(
         &dev,
         &wallet,
@@ -506,20 +521,7 @@ fn a_pool_nobody_runs_leaves_its_deal_to_be_claimed_and_owners_transfer_and_canc
         ],
     ));
     let file = dir.path().join("pool-order.json");
-    std::fs::write(&file, &order).unwrap();
-    let signed = ok(user(
-        &dev,
-        &wallet,
-        &[
-            "order",
-            "sign",
-            file.to_str().unwrap(),
-            "--chain-id",
-            &chain_id,
-            "--hub",
-            &dev.url("hub"),
-        ],
-    ));
+    let signed = sign_with_wallet(&dev, &wallet, &order, &file);
     std::fs::write(&file, &signed).unwrap();
     let entry = json(&ok(user(
         &dev,
