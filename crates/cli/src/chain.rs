@@ -45,6 +45,10 @@ pub(crate) struct Args {
     /// order by the first dev account when the data directory is new, after the protocol.
     #[arg(long = "deploy", value_name = "NAME=ARTIFACT[:ARGS]")]
     deploy: Vec<String>,
+    /// Print the chain's description (URLs, chain id, accounts, contracts) as one JSON object
+    /// on stdout instead of the banner.
+    #[arg(long)]
+    json: bool,
     /// Start without the protocol's contracts (token, registries, hub): a plain dev chain,
     /// with only the `--deploy` contracts.
     #[arg(long)]
@@ -139,7 +143,11 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     let handle = agora_chain::spawn(config)
         .await
         .context("the chain did not start")?;
-    print_banner(&handle, &storage);
+    if args.json {
+        print_json(&handle, &storage);
+    } else {
+        print_banner(&handle, &storage);
+    }
     tokio::signal::ctrl_c()
         .await
         .context("waiting for Ctrl-C")?;
@@ -158,6 +166,41 @@ fn ether(wei: alloy_primitives::U256) -> String {
         Some((whole, _)) => whole.to_string(),
         None => text,
     }
+}
+
+#[allow(
+    clippy::print_stdout,
+    reason = "the description is the command's output"
+)]
+fn print_json(handle: &agora_chain::Handle, storage: &Storage) {
+    let accounts: Vec<_> = handle
+        .dev_accounts()
+        .iter()
+        .map(|a| {
+            serde_json::json!({
+                "address": a.address,
+                "privateKey": a.private_key(),
+                "balanceWei": handle.balance(a.address).to_string(),
+            })
+        })
+        .collect();
+    let data_dir = match storage {
+        Storage::Ephemeral => None,
+        Storage::DataDir(dir) => Some(dir.clone()),
+    };
+    let value = serde_json::json!({
+        "httpUrl": handle.http_url(),
+        "wsUrl": handle.ws_url(),
+        "chainId": handle.chain_id(),
+        "dataDir": data_dir,
+        "restored": handle.restored(),
+        "headBlock": handle.block_number(),
+        "mnemonic": agora_chain::DEV_MNEMONIC,
+        "accounts": accounts,
+        "contracts": handle.deployment().contracts,
+    });
+    println!("{value}");
+    let _ = std::io::Write::flush(&mut std::io::stdout());
 }
 
 #[allow(clippy::print_stdout, reason = "the banner is the command's output")]

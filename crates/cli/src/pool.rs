@@ -96,6 +96,9 @@ pub(crate) struct ResultsArgs {
     /// The largest archive accepted, in bytes.
     #[arg(long, default_value_t = 64 << 20)]
     max_bytes: usize,
+    /// Print where the service runs as one JSON object on stdout once it is up.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Options of `agora scheduler`.
@@ -127,6 +130,9 @@ pub(crate) struct SchedulerArgs {
     /// Seconds without news after which a worker's running replicates go to others.
     #[arg(long, default_value_t = 30)]
     worker_lost_after: u64,
+    /// Print where the service runs as one JSON object on stdout once it is up.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Options of `agora worker`.
@@ -149,11 +155,27 @@ pub(crate) struct WorkerArgs {
     /// How many replicates run at once.
     #[arg(long, default_value_t = 2, env = "AGORA_WORKER_SLOTS")]
     slots: usize,
+    /// Print where the service runs as one JSON object on stdout once it is up.
+    #[arg(long)]
+    json: bool,
 }
 
 fn home(sub: &str) -> Result<PathBuf> {
     let home = std::env::var_os("HOME").context("HOME is not set: give the directory")?;
     Ok(PathBuf::from(home).join(".agora").join(sub))
+}
+
+/// Says the service is up: a line on stderr, and with `--json` its facts on stdout.
+#[allow(
+    clippy::print_stdout,
+    reason = "with --json, the facts are the command's output"
+)]
+fn started(json: bool, line: String, facts: serde_json::Value) {
+    eprintln!("{line}");
+    if json {
+        println!("{facts}");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+    }
 }
 
 async fn until_interrupted() -> Result<()> {
@@ -179,11 +201,15 @@ pub(crate) async fn results(args: ResultsArgs) -> Result<()> {
     })
     .await
     .context("cannot start the result store")?;
-    eprintln!(
-        "result store on {} (archives in {}, chain {})",
-        handle.url(),
-        dir.display(),
-        args.chain.rpc_url
+    started(
+        args.json,
+        format!(
+            "result store on {} (archives in {}, chain {})",
+            handle.url(),
+            dir.display(),
+            args.chain.rpc_url
+        ),
+        serde_json::json!({"url": handle.url(), "dir": dir, "rpcUrl": args.chain.rpc_url}),
     );
     until_interrupted().await?;
     handle.shutdown().await;
@@ -210,13 +236,23 @@ pub(crate) async fn scheduler(args: SchedulerArgs) -> Result<()> {
     let handle = agora_scheduler::spawn(config)
         .await
         .context("cannot start the scheduler")?;
-    eprintln!(
-        "scheduler of workerpool {} on {} (account {}, database {}, results to {})",
-        args.workerpool,
-        handle.url(),
-        handle.address(),
-        db.display(),
-        args.result_store
+    started(
+        args.json,
+        format!(
+            "scheduler of workerpool {} on {} (account {}, database {}, results to {})",
+            args.workerpool,
+            handle.url(),
+            handle.address(),
+            db.display(),
+            args.result_store
+        ),
+        serde_json::json!({
+            "url": handle.url(),
+            "workerpool": args.workerpool,
+            "account": handle.address(),
+            "db": db,
+            "resultStore": args.result_store,
+        }),
     );
     until_interrupted().await?;
     handle.shutdown().await;
@@ -241,11 +277,20 @@ pub(crate) async fn worker(args: WorkerArgs) -> Result<()> {
     let handle = agora_worker::daemon::spawn(config)
         .await
         .context("cannot start the worker")?;
-    eprintln!(
-        "worker {address} for {} ({} slots, in {})",
-        args.scheduler,
-        args.slots,
-        dir.display()
+    started(
+        args.json,
+        format!(
+            "worker {address} for {} ({} slots, in {})",
+            args.scheduler,
+            args.slots,
+            dir.display()
+        ),
+        serde_json::json!({
+            "address": address,
+            "scheduler": args.scheduler,
+            "slots": args.slots,
+            "dir": dir,
+        }),
     );
     until_interrupted().await?;
     handle.kill().await;
@@ -263,6 +308,9 @@ pub(crate) struct MarketArgs {
     /// The order book (SQLite). Default: ~/.agora/market.db.
     #[arg(long, env = "AGORA_MARKET_DB")]
     db: Option<PathBuf>,
+    /// Print where the service runs as one JSON object on stdout once it is up.
+    #[arg(long)]
+    json: bool,
 }
 
 pub(crate) async fn market(args: MarketArgs) -> Result<()> {
@@ -282,11 +330,15 @@ pub(crate) async fn market(args: MarketArgs) -> Result<()> {
     })
     .await
     .context("cannot start the market")?;
-    eprintln!(
-        "market on {} (order book {}, chain {})",
-        handle.url(),
-        db.display(),
-        args.chain.rpc_url
+    started(
+        args.json,
+        format!(
+            "market on {} (order book {}, chain {})",
+            handle.url(),
+            db.display(),
+            args.chain.rpc_url
+        ),
+        serde_json::json!({"url": handle.url(), "db": db, "rpcUrl": args.chain.rpc_url}),
     );
     until_interrupted().await?;
     handle.shutdown().await;

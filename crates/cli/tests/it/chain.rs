@@ -310,3 +310,35 @@ async fn the_protocol_is_deployed_at_genesis_unless_bare() {
     let bare = start(&["--ephemeral", "--bare"]);
     assert!(!bare.banner.contains("Contract "), "{}", bare.banner);
 }
+
+#[tokio::test]
+async fn json_describes_the_chain_on_one_line_of_stdout() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agora"))
+        .args(["chain", "--port", "0", "--ephemeral", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("agora starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let line = BufReader::new(stdout)
+        .lines()
+        .next()
+        .expect("a line")
+        .expect("text");
+    let info: Value = serde_json::from_str(&line).expect("one JSON object");
+    let url = info["httpUrl"].as_str().expect("httpUrl");
+    let chain_id = rpc(url, "eth_chainId", json!([])).await;
+    assert_eq!(chain_id["result"], "0x7a69");
+    assert_eq!(info["chainId"], 31337);
+    assert_eq!(info["accounts"].as_array().expect("accounts").len(), 10);
+    assert!(
+        info["contracts"]
+            .as_array()
+            .expect("contracts")
+            .iter()
+            .any(|c| c["name"] == "Hub"),
+        "{info}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}
