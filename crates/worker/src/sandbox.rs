@@ -262,8 +262,10 @@ impl Sandbox {
         let mut config = Config::new();
         if let Some(dir) = cache_dir {
             std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+            // wasmtime takes only an absolute cache directory.
+            let dir = std::path::absolute(dir).map_err(Error::io(dir))?;
             let mut cache = wasmtime::CacheConfig::new();
-            cache.with_directory(dir);
+            cache.with_directory(&dir);
             config.cache(Some(wasmtime::Cache::new(cache).map_err(Error::engine)?));
         }
         config

@@ -59,9 +59,11 @@ struct Dev {
 
 impl Dev {
     fn start(dir: &Path) -> Self {
+        // A relative --dir, as people type it.
         let mut child = agora()
+            .current_dir(dir.parent().expect("a parent"))
             .args(["dev", "--json", "--dir"])
-            .arg(dir)
+            .arg(dir.file_name().expect("a name"))
             .args([
                 "--chain-port",
                 "0",
