@@ -20,7 +20,7 @@ use agora_primitives::{
     AppOrder, Bytes, DatasetOrder, Domain, Nrlc, Order, OrderHash, RequestOrder, Signed, Tag,
     WorkerpoolOrder,
 };
-use alloy_primitives::{Address, B256, U256};
+use alloy_primitives::{Address, U256};
 use serde::{Deserialize, Serialize};
 
 /// `GET` a list of orders ([`OrderQuery`] as the query string; answered with an [`OrderPage`]).
@@ -742,12 +742,7 @@ fn parse_u256(text: &str) -> Option<U256> {
 
 /// `0x` and up to 64 hex digits, read as a number (so `0x1` is the TEE bit).
 fn parse_tag(text: &str) -> Option<Tag> {
-    let hex = text.strip_prefix("0x")?;
-    if hex.is_empty() || hex.len() > 64 {
-        return None;
-    }
-    let value = U256::from_str_radix(hex, 16).ok()?;
-    Some(Tag::new(B256::from(value)))
+    text.strip_prefix("0x").and_then(Tag::from_hex_digits)
 }
 
 /// The schemas of the signed orders, for the OpenAPI document only (the orders' own types are
@@ -884,6 +879,8 @@ pub(crate) mod schema {
 
 #[cfg(test)]
 mod tests {
+    use alloy_primitives::B256;
+
     use super::*;
 
     fn signed_app_order() -> SignedOrder {

@@ -40,7 +40,8 @@ pub(crate) struct Request {
 }
 
 /// The task statuses of the hub (`viewTask().status`).
-const CHAIN_STATUSES: [&str; 5] = ["UNSET", "ACTIVE", "REVEALING", "COMPLETED", "FAILED"];
+pub(crate) const CHAIN_STATUSES: [&str; 5] =
+    ["UNSET", "ACTIVE", "REVEALING", "COMPLETED", "FAILED"];
 const COMPLETED: u8 = 3;
 const FAILED: u8 = 4;
 
@@ -521,11 +522,11 @@ pub(crate) struct Args {
 
 /// Reads a tag: hex, with or without `0x`, at most 32 bytes.
 pub(crate) fn parse_tag(text: &str) -> Result<Tag> {
-    let digits = text.trim().trim_start_matches("0x");
-    let bad = || format!("--tag {text:?} is not a hex bitmask of at most 32 bytes (0x1 is TEE)");
-    let value = U256::from_str_radix(if digits.is_empty() { "0" } else { digits }, 16)
-        .map_err(|_| anyhow::anyhow!(bad()))?;
-    Ok(Tag::new(B256::from(value.to_be_bytes::<32>())))
+    let trimmed = text.trim();
+    let digits = trimmed.strip_prefix("0x").unwrap_or(trimmed);
+    Tag::from_hex_digits(if digits.is_empty() { "0" } else { digits }).with_context(|| {
+        format!("--tag {text:?} is not a hex bitmask of at most 32 bytes (0x1 is TEE)")
+    })
 }
 
 #[derive(Debug, Serialize)]

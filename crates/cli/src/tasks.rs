@@ -82,8 +82,6 @@ pub(crate) enum Args {
     },
 }
 
-const STATUSES: [&str; 5] = ["UNSET", "ACTIVE", "REVEALING", "COMPLETED", "FAILED"];
-
 /// A task as `show` prints it.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -164,7 +162,10 @@ async fn task_info(conn: &Conn, task: TaskId) -> Result<TaskInfo> {
         .call()
         .await
         .context("cannot read the task")?;
-    let status = STATUSES.get(t.status as usize).copied().unwrap_or("?");
+    let status = run::CHAIN_STATUSES
+        .get(t.status as usize)
+        .copied()
+        .unwrap_or("?");
     Ok(TaskInfo {
         task_id: task,
         deal_id: t.dealid,

@@ -48,6 +48,17 @@ impl Tag {
     /// Bits 1 to 3, the TEE framework bits.
     const FRAMEWORKS: B256 = bit(1).0.bit_or(bit(2).0).bit_or(bit(3).0);
 
+    /// The tag whose bits are the number written in `digits`: 1 to 64 hex digits, no `0x`
+    /// (so `1` is the TEE bit, `101` TEE and GPU); `None` otherwise.
+    pub fn from_hex_digits(digits: &str) -> Option<Self> {
+        if digits.is_empty() || digits.len() > 64 || !digits.bytes().all(|b| b.is_ascii_hexdigit())
+        {
+            return None;
+        }
+        let value = alloy_primitives::U256::from_str_radix(digits, 16).ok()?;
+        Some(Self(B256::from(value)))
+    }
+
     /// Whether every bit of `other` is set in `self` (a pool offering `self` serves a
     /// requirement `other`).
     pub fn contains(self, other: Self) -> bool {
@@ -87,6 +98,16 @@ impl BitOr for Tag {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tag_reads_from_its_bits_in_hex() {
+        assert_eq!(Tag::from_hex_digits("1"), Some(Tag::TEE));
+        assert_eq!(Tag::from_hex_digits("101"), Some(Tag::TEE | Tag::GPU));
+        assert_eq!(Tag::from_hex_digits(&"0".repeat(64)), Some(Tag::NONE));
+        for bad in ["", "0x1", "g", &"1".repeat(65), "-1"] {
+            assert_eq!(Tag::from_hex_digits(bad), None, "{bad:?}");
+        }
+    }
 
     #[test]
     fn known_bits_have_the_spec_values() {
