@@ -197,6 +197,11 @@ impl DevNet {
         let setup_file = work.join("dev.json");
         let setup = match read_setup(&setup_file)? {
             Some(setup) if chain.restored() => setup,
+            None if chain.restored() => anyhow::bail!(
+                "{} holds a chain but not {}: the state is incomplete; start again with --reset",
+                dir.map_or(work, |d| d).display(),
+                setup_file.display()
+            ),
             _ => {
                 progress(
                     "first start: funding the accounts, creating the demo app and the workerpool",
