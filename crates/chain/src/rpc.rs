@@ -882,12 +882,24 @@ fn call_request(request: TransactionRequest) -> Result<CallRequest, RpcError> {
     })
 }
 
+/// The most reward percentiles `eth_feeHistory` answers (geth's limit): each one is a number per
+/// block in the answer, so the list would otherwise multiply the answer's size.
+const MAX_REWARD_PERCENTILES: usize = 100;
+
 fn fee_history(
     chain: &Chain,
     count: u64,
     newest: BlockNumberOrTag,
     percentiles: Option<Vec<f64>>,
 ) -> Result<FeeHistory, RpcError> {
+    if let Some(p) = &percentiles
+        && p.len() > MAX_REWARD_PERCENTILES
+    {
+        return Err(RpcError::invalid_params(format!(
+            "{} reward percentiles: at most {MAX_REWARD_PERCENTILES} are answered",
+            p.len()
+        )));
+    }
     if let Some(p) = &percentiles
         && (p.iter().any(|x| !(0.0..=100.0).contains(x)) || p.windows(2).any(|w| w[0] > w[1]))
     {

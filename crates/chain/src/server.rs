@@ -14,7 +14,10 @@ use axum::{
     body::{Body, to_bytes},
     extract::{
         DefaultBodyLimit, State,
-        ws::{Message, WebSocket, WebSocketUpgrade, rejection::WebSocketUpgradeRejection},
+        ws::{
+            CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code,
+            rejection::WebSocketUpgradeRejection,
+        },
     },
     http::{StatusCode, header},
     response::{IntoResponse, Response},
@@ -77,8 +80,12 @@ async fn websocket(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     match upgrade {
+        // The socket reads messages up to four times the limit, so that one over the limit is
+        // read whole and answered (and the socket stays usable); past that the socket is closed
+        // without reading on, best effort with an error and a close frame first.
         Ok(upgrade) => upgrade
-            .max_message_size(state.max_request_size)
+            .max_message_size(state.max_request_size.saturating_mul(4))
+            .max_frame_size(state.max_request_size.saturating_mul(4))
             .on_upgrade(move |socket| serve_socket(state, socket)),
         Err(_) => json_response(
             StatusCode::OK,
@@ -193,6 +200,7 @@ impl Drop for Connection {
 async fn serve_socket(state: ServerState, socket: WebSocket) {
     let (mut sink, mut stream) = socket.split();
     let (out, mut outgoing) = mpsc::unbounded_channel::<String>();
+    let (close_tx, close_rx) = tokio::sync::oneshot::channel::<CloseFrame>();
     let connection = Arc::new(Connection {
         rpc: state.rpc.clone(),
         out,
@@ -200,19 +208,68 @@ async fn serve_socket(state: ServerState, socket: WebSocket) {
         next_id: AtomicU64::new(0),
     });
     let writer = tokio::spawn(async move {
-        while let Some(text) = outgoing.recv().await {
-            if sink.send(Message::Text(text.into())).await.is_err() {
-                break;
+        let mut close_rx = close_rx;
+        loop {
+            tokio::select! {
+                biased;
+                text = outgoing.recv() => match text {
+                    Some(text) => {
+                        if sink.send(Message::Text(text.into())).await.is_err() {
+                            return;
+                        }
+                    }
+                    None => return,
+                },
+                frame = &mut close_rx => {
+                    // Whatever was queued before the close goes first.
+                    while let Ok(text) = outgoing.try_recv() {
+                        if sink.send(Message::Text(text.into())).await.is_err() {
+                            return;
+                        }
+                    }
+                    if let Ok(frame) = frame {
+                        let _ = sink.send(Message::Close(Some(frame))).await;
+                    }
+                    return;
+                }
             }
         }
     });
-    while let Some(Ok(message)) = stream.next().await {
+    let mut close_tx = Some(close_tx);
+    while let Some(message) = stream.next().await {
         let bytes = match message {
-            Message::Text(text) => text.as_bytes().to_vec(),
-            Message::Binary(bytes) => bytes.to_vec(),
-            Message::Close(_) => break,
-            Message::Ping(_) | Message::Pong(_) => continue,
+            Ok(Message::Text(text)) => text.as_bytes().to_vec(),
+            Ok(Message::Binary(bytes)) => bytes.to_vec(),
+            Ok(Message::Close(_)) => break,
+            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+            Err(error) => {
+                // The socket cannot go on (an oversized or malformed frame): say why, as a
+                // JSON-RPC error and in the close frame, instead of dropping the connection.
+                let (error, code) = unreadable_message(&error, state.max_request_size);
+                let reason = error.message.clone();
+                let _ = connection
+                    .out
+                    .send(response(Value::Null, Err(error)).to_string());
+                if let Some(close) = close_tx.take() {
+                    let _ = close.send(CloseFrame {
+                        code,
+                        reason: truncate_reason(&reason).into(),
+                    });
+                }
+                break;
+            }
         };
+        if bytes.len() > state.max_request_size {
+            let error = RpcError::limit(format!(
+                "WebSocket message of {} bytes exceeds the limit of {} bytes",
+                bytes.len(),
+                state.max_request_size
+            ));
+            let _ = connection
+                .out
+                .send(response(Value::Null, Err(error)).to_string());
+            continue;
+        }
         // Calls run concurrently (answers carry their ids), but each waits its turn to start:
         // the next message is read once this call is done or its transaction is queued.
         let connection = connection.clone();
@@ -233,5 +290,38 @@ async fn serve_socket(state: ServerState, socket: WebSocket) {
         task.abort();
     }
     drop(connection);
-    writer.abort();
+    if close_tx.is_none() {
+        // Give the writer a moment to deliver the error and the close frame.
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), writer).await;
+    } else {
+        writer.abort();
+    }
+}
+
+/// The error a WebSocket read failure is answered with, and the close code: 1009 ("message
+/// too big") for a message over the limit, 1002 (protocol error) otherwise.
+fn unreadable_message(error: &axum::Error, limit: usize) -> (RpcError, u16) {
+    let text = error.to_string();
+    if text.contains("too long") || text.contains("Space limit") {
+        (
+            RpcError::limit(format!(
+                "WebSocket message exceeds the limit of {limit} bytes"
+            )),
+            close_code::SIZE,
+        )
+    } else {
+        (
+            RpcError::invalid_request(format!("unreadable WebSocket message: {text}")),
+            close_code::PROTOCOL,
+        )
+    }
+}
+
+/// A close frame's reason is at most 123 bytes.
+fn truncate_reason(reason: &str) -> &str {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
 }

@@ -151,7 +151,92 @@ async fn oversized_requests_are_refused() {
         .collect();
     let (_, answer) = post(&handle, Value::Array(batch).to_string()).await;
     assert_eq!(answer["error"]["code"], json!(-32005));
+    // Reward percentiles above geth's limit of 100: each would add a number per block.
+    let percentiles: Vec<f64> = (0..101).map(|i| f64::from(i) * 0.99).collect();
+    let (code, message) = error(&handle, "eth_feeHistory", json!([1, "latest", percentiles])).await;
+    assert_eq!(code, -32602);
+    assert!(
+        message.contains("101 reward percentiles: at most 100"),
+        "{message}"
+    );
+    let percentiles: Vec<f64> = (0..100).map(f64::from).collect();
+    let fees = result(&handle, "eth_feeHistory", json!([1, "latest", percentiles])).await;
+    assert_eq!(fees["reward"][0].as_array().map(Vec::len), Some(100));
     assert_eq!(handle.block_number(), 0);
+    handle.shutdown().await;
+}
+
+/// The next text message of `socket`, as JSON.
+async fn next_text<S>(socket: &mut S) -> Value
+where
+    S: futures::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    use futures::StreamExt;
+    while let Some(message) = socket.next().await {
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = message.expect("a message") {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+    panic!("the socket closed without an answer");
+}
+
+#[tokio::test]
+async fn an_oversized_websocket_message_is_answered_and_the_socket_goes_on() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{Message, protocol::frame::coding::CloseCode};
+
+    let handle = chain().await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(handle.ws_url())
+        .await
+        .expect("websocket");
+    // Over the node's 16 MiB limit, and under the client's own (64 MiB).
+    let huge = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"web3_sha3","params":["0x{}"]}}"#,
+        "ab".repeat(17 * 512 * 1024)
+    );
+    socket.send(Message::text(huge)).await.expect("send");
+    let answer = next_text(&mut socket).await;
+    assert_eq!(answer["error"]["code"], json!(-32005), "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("exceeds the limit of 16777216 bytes"),
+        "{answer}"
+    );
+    // The socket still serves.
+    socket
+        .send(Message::text(
+            r#"{"jsonrpc":"2.0","id":2,"method":"eth_chainId"}"#,
+        ))
+        .await
+        .expect("send");
+    assert_eq!(next_text(&mut socket).await["result"], json!("0x7a69"));
+    // Past four times the limit the node stops reading: an error and a close frame, not a
+    // silent drop (when the peer reads them before the connection goes).
+    let _ = socket
+        .send(Message::text("x".repeat(65 * 1024 * 1024)))
+        .await;
+    let mut close = None;
+    while let Some(Ok(message)) = socket.next().await {
+        if let Message::Close(frame) = message {
+            close = frame;
+            break;
+        }
+    }
+    if let Some(close) = close {
+        assert_eq!(close.code, CloseCode::Size);
+    }
+    // The node goes on serving.
+    assert_eq!(
+        result(&handle, "eth_chainId", json!([])).await,
+        json!("0x7a69")
+    );
     handle.shutdown().await;
 }
 
