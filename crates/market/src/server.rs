@@ -419,6 +419,14 @@ async fn check_on_chain(
             format!("{whose} is a contract and does not accept the signature (ERC-1271)")
         } else {
             match order.recover_signer(&chain.domain) {
+                Ok(recovered) if recovered == signer => {
+                    match signature_form_problem(order.sign()) {
+                        Some(problem) => format!(
+                            "the {kind} order is signed by {whose}, but its signature has {problem}"
+                        ),
+                        None => format!("the hub refuses the {kind} order's signature by {whose}"),
+                    }
+                }
                 Ok(recovered) => {
                     format!("the {kind} order is signed by {recovered}, not by {whose}")
                 }
@@ -435,4 +443,36 @@ async fn check_on_chain(
         )));
     }
     Ok((signer, consumed))
+}
+
+/// Why the hub (OpenZeppelin's `ECDSA.tryRecover`, which ecrecover's rules and EIP-2 bind)
+/// refuses a signature that still recovers to the right account: a `v` of 0 or 1 instead of 27
+/// or 28, or an `s` in the upper half of the curve order (the malleable twin of a valid one).
+fn signature_form_problem(sign: &[u8]) -> Option<String> {
+    /// Half the order of secp256k1, the largest `s` EIP-2 allows.
+    const HALF_ORDER: alloy::primitives::U256 = alloy::primitives::uint!(
+        0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF5D576E7357A4501DDFE92F46681B20A0_U256
+    );
+    let s = match sign.len() {
+        65 => {
+            let v = sign[64];
+            if v != 27 && v != 28 {
+                return Some(format!(
+                    "v = {v}: the hub takes only v = 27 or 28 (add 27 to a 0 or 1 recovery id)"
+                ));
+            }
+            alloy::primitives::U256::from_be_slice(&sign[32..64])
+        }
+        // EIP-2098: the top bit of `vs` is the parity, the rest is `s`.
+        64 => {
+            alloy::primitives::U256::from_be_slice(&sign[32..64])
+                & (alloy::primitives::U256::MAX >> 1)
+        }
+        _ => return None,
+    };
+    (s > HALF_ORDER).then(|| {
+        "a high s (above half the curve order): the hub takes only low-s signatures (EIP-2); \
+         use n - s and flip v"
+            .to_string()
+    })
 }

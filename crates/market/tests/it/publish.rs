@@ -107,6 +107,72 @@ async fn a_presigned_order_is_published_with_an_empty_signature() {
 }
 
 #[tokio::test]
+async fn an_owners_signature_in_a_form_the_hub_refuses_is_named() {
+    let market = Market::start().await;
+    let world = &market.world;
+    let order = world.orders().app;
+    let owner = world.address(APP_OWNER);
+    let good = market.signed(order.clone(), APP_OWNER).sign.to_vec();
+    assert_eq!(good.len(), 65);
+
+    // v as a recovery id (0 or 1) instead of 27 or 28: the same signer, which the hub refuses.
+    let mut low_v = good.clone();
+    low_v[64] -= 27;
+    let (status, error) = market
+        .refusal(Signed {
+            order: order.clone(),
+            sign: Bytes::from(low_v.clone()),
+        })
+        .await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        error,
+        format!(
+            "the app order is signed by the app's owner {owner}, but its signature has v = {}: \
+             the hub takes only v = 27 or 28 (add 27 to a 0 or 1 recovery id)",
+            low_v[64]
+        )
+    );
+
+    // The malleable twin: s' = n - s, with the other parity.
+    let n = U256::from_be_slice(&alloy::primitives::hex!(
+        "FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141"
+    ));
+    let s = U256::from_be_slice(&good[32..64]);
+    let mut high_s = good.clone();
+    high_s[32..64].copy_from_slice(&(n - s).to_be_bytes::<32>());
+    high_s[64] = if good[64] == 27 { 28 } else { 27 };
+    let twin = Signed {
+        order: order.clone(),
+        sign: Bytes::from(high_s),
+    };
+    assert_eq!(
+        twin.recover_signer(&world.domain).unwrap(),
+        owner,
+        "the twin recovers"
+    );
+    let (status, error) = market.refusal(twin).await;
+    assert_eq!(status, 422);
+    assert_eq!(
+        error,
+        format!(
+            "the app order is signed by the app's owner {owner}, but its signature has a high s \
+             (above half the curve order): the hub takes only low-s signatures (EIP-2); use n - s \
+             and flip v"
+        )
+    );
+    // Nothing was stored, and the good signature is still taken.
+    assert!(market.list(&query(OrderKind::App)).await.is_empty());
+    market
+        .publish(Signed {
+            order,
+            sign: Bytes::from(good),
+        })
+        .await;
+    market.shutdown().await;
+}
+
+#[tokio::test]
 async fn rejects_order_with_bad_signature() {
     let market = Market::start().await;
     let world = &market.world;
