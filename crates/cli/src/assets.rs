@@ -384,7 +384,8 @@ pub(crate) async fn list(kind: Kind, args: ListArgs) -> Result<()> {
     }
     .with_context(|| format!("cannot read the {} registry", kind.name()))?;
     let mut assets = Vec::new();
-    for i in 0..count.to::<u64>() {
+    let count = crate::conn::count(count, "the number of assets", 1_000_000)?;
+    for i in 0..count {
         let index = U256::from(i);
         let token = match args.owner {
             Some(owner) => registry.tokenOfOwnerByIndex(owner, index).call().await,

@@ -143,9 +143,9 @@ impl Conn {
         Ok((account.stake, account.locked))
     }
 
-    /// Sends `call` (`what` names it in errors) and waits for it to be mined. It is run first
-    /// without sending, so that a refusal comes back with the contract's reason and costs
-    /// nothing.
+    /// Sends `call` (`what` names it in errors) and waits for it to be mined. Its gas is
+    /// estimated first, so that a refusal comes back with the contract's reason and costs
+    /// nothing, and the limit sent is the estimate with a margin ([`with_margin`]).
     pub(crate) async fn send<D: CallDecoder>(
         &self,
         what: &str,
@@ -156,9 +156,11 @@ impl Conn {
         } else {
             call
         };
-        if let Err(e) = call.call_raw().await {
-            bail!("{what} would be refused: {}", reason(&e));
-        }
+        let estimate = match call.estimate_gas().await {
+            Ok(gas) => gas,
+            Err(e) => bail!("{what} would be refused: {}", reason(&e)),
+        };
+        let call = call.gas(with_margin(estimate));
         let receipt = call
             .send()
             .await
@@ -174,6 +176,15 @@ impl Conn {
         }
         Ok(receipt)
     }
+}
+
+/// The gas limit sent for a call estimated at `estimate`: a quarter more, and at least 30,000
+/// more. An estimate is exact only for the state it ran on; by the time the transaction is
+/// mined, the state may differ (a storage slot another transaction cleared or set, a later
+/// timestamp), and a call that forwards gas to another contract (the hub's modules, a
+/// callback) loses 1/64 of it at each level.
+pub(crate) fn with_margin(estimate: u64) -> u64 {
+    estimate.saturating_add((estimate / 4).max(30_000))
 }
 
 /// What the contract said, without alloy's wrapping.
@@ -193,11 +204,22 @@ pub(crate) fn reason(error: &alloy::contract::Error) -> String {
     }
 }
 
+/// A count read from the chain (`what` names it), as a number this command can loop over: a
+/// value of 2^64 or more, or above `limit`, is an error that names it, never a panic or an
+/// allocation the size of the value.
+pub(crate) fn count(value: U256, what: &str, limit: u64) -> Result<u64> {
+    match u64::try_from(value) {
+        Ok(n) if n <= limit => Ok(n),
+        _ => bail!("{what} is {value}, more than the {limit} this command handles"),
+    }
+}
+
 /// `amount` nRLC as RLC, without trailing zeros: `1.5 RLC`.
 pub(crate) fn rlc(amount: U256) -> String {
     let unit = U256::from(1_000_000_000u64);
     let whole = amount / unit;
-    let fraction = (amount % unit).to::<u64>();
+    // Below 10^9, so it fits.
+    let fraction = u64::try_from(amount % unit).unwrap_or_default();
     if fraction == 0 {
         format!("{whole} RLC")
     } else {

@@ -43,6 +43,8 @@ pub(crate) struct Request {
 pub(crate) const CHAIN_STATUSES: [&str; 5] =
     ["UNSET", "ACTIVE", "REVEALING", "COMPLETED", "FAILED"];
 const COMPLETED: u8 = 3;
+/// The most tasks of one deal that `agora run` follows and `agora deal` lists.
+pub(crate) const MAX_LISTED_TASKS: u64 = 1_000_000;
 const FAILED: u8 = 4;
 
 /// A matched deal.
@@ -191,7 +193,8 @@ pub(crate) async fn match_request(
         .call()
         .await
         .context("cannot read the deal")?;
-    let tasks = (0..matched.volume.to::<u64>())
+    let volume = crate::conn::count(matched.volume, "the deal's volume", MAX_LISTED_TASKS)?;
+    let tasks = (0..volume)
         .map(|i| deal_id.task(deal.botFirst + U256::from(i)))
         .collect();
     Ok(Matched {
@@ -246,6 +249,7 @@ impl StatusLine {
     }
 
     fn show(&mut self, text: String) {
+        let text = printable(&text);
         if text == self.last {
             return;
         }
@@ -262,6 +266,7 @@ impl StatusLine {
 
     /// A line of its own, above the status line (a status the task went through).
     fn note(&mut self, text: &str) {
+        let text = printable(text);
         let elapsed = self.started.elapsed().as_secs_f64();
         let mut err = std::io::stderr();
         if self.tty {
@@ -277,6 +282,24 @@ impl StatusLine {
             eprintln!();
         }
     }
+}
+
+/// `text` (which may come from a hostile scheduler or worker: a failure reason, a status) as it
+/// may reach a terminal: control characters, escape sequences among them, are shown escaped
+/// (`\u{1b}`) instead of being interpreted by the requester's terminal.
+pub(crate) fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_unicode().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 fn short(address: Address) -> String {
@@ -610,4 +633,22 @@ pub(crate) async fn command(args: Args) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn terminal_escapes_from_a_worker_are_shown_not_interpreted() {
+        assert_eq!(
+            printable("app exited with code 1"),
+            "app exited with code 1"
+        );
+        assert_eq!(
+            printable("\x1b[2Jgone\x1b]0;title\x07\r\n"),
+            "\\u{1b}[2Jgone\\u{1b}]0;title\\u{7}\\u{d}\\u{a}"
+        );
+        assert!(!printable("a\u{9b}b\u{85}").chars().any(char::is_control));
+    }
 }

@@ -113,7 +113,12 @@ async fn tasks_of(conn: &Conn, id: B256) -> Result<Vec<(TaskId, B256, U256)>> {
     if deal.requester != Address::ZERO {
         let deal_id = DealId::new(id);
         let first = deal.botFirst;
-        return Ok((0..deal.botSize.to::<u64>())
+        let size = crate::conn::count(
+            deal.botSize,
+            "the deal's number of tasks",
+            crate::run::MAX_LISTED_TASKS,
+        )?;
+        return Ok((0..size)
             .map(|i| {
                 let index = first + U256::from(i);
                 (deal_id.task(index), id, index)
