@@ -73,6 +73,29 @@ impl Ports {
         results: 0,
         scheduler: 0,
     };
+
+    /// Fails, naming the port and its service, if one of the fixed ports is taken: checked
+    /// before anything is written, so that a busy port leaves no half-made data directory.
+    fn check_free(&self) -> Result<()> {
+        let services = [
+            (self.chain, "the chain", "--chain-port"),
+            (self.market, "the market", "--market-port"),
+            (self.results, "the result store", "--results-port"),
+            (self.scheduler, "the scheduler", "--scheduler-port"),
+        ];
+        for (port, service, flag) in services {
+            if port == 0 {
+                continue;
+            }
+            if let Err(e) = std::net::TcpListener::bind(local(port)) {
+                anyhow::bail!(
+                    "port {port} for {service} is not free ({e}): stop what uses it, or give \
+                     {flag} (0 picks a free one)"
+                );
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Options of `agora dev`.
@@ -169,6 +192,7 @@ impl DevNet {
     /// directory, gone at the end), reporting progress on stderr.
     pub(crate) async fn start(dir: Option<&Path>, ports: Ports, work: &Path) -> Result<Self> {
         let progress = |what: &str| eprintln!("agora dev: {what}");
+        ports.check_free()?;
         std::fs::create_dir_all(work)
             .with_context(|| format!("cannot create {}", work.display()))?;
         let deployer = agora_chain::derive_dev_accounts(agora_chain::DEV_MNEMONIC, 1)
@@ -197,7 +221,9 @@ impl DevNet {
         let setup_file = work.join("dev.json");
         let setup = match read_setup(&setup_file)? {
             Some(setup) if chain.restored() => setup,
-            None if chain.restored() => anyhow::bail!(
+            // A chain with blocks but no record of what they set up: the setup was cut short.
+            // (A chain at its genesis block has nothing set up yet: the setup starts over.)
+            None if chain.restored() && chain.block_number() > 0 => anyhow::bail!(
                 "{} holds a chain but not {}: the state is incomplete; start again with --reset",
                 dir.map_or(work, |d| d).display(),
                 setup_file.display()

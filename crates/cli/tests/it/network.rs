@@ -589,3 +589,44 @@ fn a_pool_nobody_runs_leaves_its_deal_to_be_claimed_and_owners_transfer_and_canc
     );
     dev.stop();
 }
+
+#[test]
+fn a_first_start_on_a_busy_port_leaves_nothing_that_blocks_the_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("dev");
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    for (flag, service) in [
+        ("--chain-port", "the chain"),
+        ("--market-port", "the market"),
+    ] {
+        let mut ports = vec![
+            ("--chain-port", "0"),
+            ("--market-port", "0"),
+            ("--results-port", "0"),
+            ("--scheduler-port", "0"),
+        ];
+        for entry in &mut ports {
+            if entry.0 == flag {
+                entry.1 = &port;
+            }
+        }
+        let output = agora()
+            .args(["dev", "--dir"])
+            .arg(&state)
+            .args(ports.iter().flat_map(|(flag, port)| [*flag, *port]))
+            .output()
+            .unwrap();
+        let stderr = refused(output);
+        assert!(
+            stderr.contains(&format!("port {port} for {service} is not free")),
+            "{stderr}"
+        );
+        assert!(stderr.contains(flag), "{stderr}");
+    }
+    drop(busy);
+    // The next start on the same directory is a first start, not a refusal.
+    let dev = Dev::start(&state);
+    assert_eq!(dev.info["restored"], false);
+    dev.stop();
+}
