@@ -24,6 +24,13 @@ pub mod results {
         format!("/v1/results/{task_id}")
     }
 
+    /// Whether an upload the store refused with `status` may be accepted later: 425 (the
+    /// chain does not yet say whether the uploader is a revealed winner), 429 and 5xx. Every
+    /// other refusal is final for that archive from that worker.
+    pub fn retryable(status: u16) -> bool {
+        status == 425 || status == 429 || status >= 500
+    }
+
     /// The headers an upload carries.
     pub mod headers {
         /// The uploading worker's address.

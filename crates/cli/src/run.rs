@@ -404,8 +404,8 @@ pub(crate) async fn scheduler_view(
     response.json().await.ok()
 }
 
-/// Downloads a completed task's result archive and unpacks it into `out/<task id>/`; returns
-/// the folder.
+/// Downloads a completed task's result archive and, if its digest is the task's on-chain
+/// `resultDigest`, unpacks it into `out/<task id>/`; returns the folder.
 pub(crate) async fn download(outcome: &Outcome, out: &Path) -> Result<PathBuf> {
     if outcome.status != "COMPLETED" {
         bail!(
@@ -440,38 +440,79 @@ pub(crate) async fn download(outcome: &Outcome, out: &Path) -> Result<PathBuf> {
         .await
         .with_context(|| format!("reading {}", link.location))?;
     let folder = out.join(outcome.task_id.to_string());
-    unpack(&bytes, &folder)?;
+    unpack_certified(&bytes, outcome.task_id, outcome.result_digest, &folder)
+        .with_context(|| format!("the result downloaded from {}", link.location))?;
     Ok(folder)
 }
 
-/// Unpacks a result archive into `folder` (created; entries that would leave it are refused).
-fn unpack(archive: &[u8], folder: &Path) -> Result<()> {
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(archive))
-        .context("the result is not a zip archive")?;
-    std::fs::create_dir_all(folder)
-        .with_context(|| format!("cannot create {}", folder.display()))?;
-    for i in 0..zip.len() {
-        let mut entry = zip.by_index(i).context("a damaged archive entry")?;
-        let Some(relative) = entry.enclosed_name() else {
-            bail!(
-                "the archive entry {:?} would leave the result folder",
-                entry.name()
-            );
-        };
-        let path = folder.join(relative);
-        if entry.is_dir() {
-            std::fs::create_dir_all(&path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
-            continue;
+/// The most bytes a result archive may unpack to.
+const MAX_UNPACKED: u64 = 1 << 30;
+
+/// Unpacks the result archive `archive` of `task` into `folder`, if its result digest (spec
+/// §7.3, computed as the worker computed it) is `certified`, the task's on-chain
+/// `resultDigest`. The entries go into a new folder next to `folder`, renamed into place
+/// once all are written: a refused archive (another digest, an entry that would leave the
+/// folder, a link) leaves nothing, and an earlier download in `folder` is replaced whole.
+pub(crate) fn unpack_certified(
+    archive: &[u8],
+    task: TaskId,
+    certified: B256,
+    folder: &Path,
+) -> Result<()> {
+    let tree = agora_primitives::archive::OutputTree::from_archive(archive, MAX_UNPACKED)?;
+    let result = agora_primitives::archive::TaskResult::of(&tree)
+        .context("the result archive holds no result")?;
+    if *result.digest.as_b256() != certified {
+        bail!(
+            "the result archive's digest {} is not task {task}'s on-chain result digest {certified}: not unpacked",
+            result.digest
+        );
+    }
+    let parent = folder.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)
+        .with_context(|| format!("cannot create {}", parent.display()))?;
+    let name = folder
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let partial = tempfile::Builder::new()
+        .prefix(&format!(".{name}.partial-"))
+        .tempdir_in(parent)
+        .with_context(|| format!("cannot create a folder in {}", parent.display()))?;
+    for (relative, entry) in tree.entries() {
+        let path = partial.path().join(relative);
+        match entry {
+            agora_primitives::archive::Entry::Folder => std::fs::create_dir_all(&path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+            agora_primitives::archive::Entry::File(bytes) => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("cannot create {}", dir.display()))?;
+                }
+                std::fs::write(&path, bytes)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            agora_primitives::archive::Entry::Other => {
+                bail!("the result archive's entry {relative:?} is not a file or a folder")
+            }
         }
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)
-                .with_context(|| format!("cannot create {}", parent.display()))?;
+    }
+    let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+    let had = folder.exists();
+    if had {
+        std::fs::rename(folder, &old)
+            .with_context(|| format!("cannot move {} aside", folder.display()))?;
+    }
+    let done = partial.keep();
+    if let Err(e) = std::fs::rename(&done, folder) {
+        let _ = std::fs::remove_dir_all(&done);
+        if had {
+            let _ = std::fs::rename(&old, folder);
         }
-        let mut file = std::fs::File::create(&path)
-            .with_context(|| format!("cannot create {}", path.display()))?;
-        std::io::copy(&mut entry, &mut file)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        return Err(e).with_context(|| format!("cannot create {}", folder.display()));
+    }
+    if had {
+        let _ = std::fs::remove_dir_all(&old);
     }
     Ok(())
 }
@@ -637,7 +678,139 @@ pub(crate) async fn command(args: Args) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::printable;
+    #![allow(
+        clippy::unwrap_used,
+        reason = "tests: a failed unwrap is a failed test"
+    )]
+
+    use std::io::Write as _;
+
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+
+    const COMPUTED: &[u8] = br#"{"deterministic-output-path":"/iexec_out/result.txt"}"#;
+    const TASK: TaskId = TaskId::new(B256::repeat_byte(7));
+
+    enum Make<'a> {
+        File(&'a str, &'a [u8]),
+        Link(&'a str, &'a str),
+    }
+
+    fn zip_of(entries: &[Make<'_>], method: zip::CompressionMethod) -> Vec<u8> {
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default().compression_method(method);
+        for entry in entries {
+            match entry {
+                Make::File(name, bytes) => {
+                    zip.start_file(*name, options).unwrap();
+                    zip.write_all(bytes).unwrap();
+                }
+                Make::Link(name, target) => zip.add_symlink(*name, *target, options).unwrap(),
+            }
+        }
+        zip.finish().unwrap().into_inner()
+    }
+
+    fn digest(result: &[u8]) -> B256 {
+        B256::from(<[u8; 32]>::from(Sha256::digest(result)))
+    }
+
+    /// The names in `dir`, sorted.
+    fn listing(dir: &Path) -> Vec<String> {
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_deflated_archive_with_the_certified_digest_is_unpacked_and_replaces_an_older_one() {
+        let out = tempfile::tempdir().unwrap();
+        let folder = out.path().join("task");
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("stale"), b"old").unwrap();
+        let archive = zip_of(
+            &[
+                Make::File("computed.json", COMPUTED),
+                Make::File("result.txt", b"42"),
+                Make::File("logs/run.txt", b"ran"),
+            ],
+            zip::CompressionMethod::Deflated,
+        );
+        unpack_certified(&archive, TASK, digest(b"42"), &folder).unwrap();
+        assert_eq!(std::fs::read(folder.join("result.txt")).unwrap(), b"42");
+        assert_eq!(std::fs::read(folder.join("logs/run.txt")).unwrap(), b"ran");
+        assert!(!folder.join("stale").exists());
+        assert_eq!(listing(out.path()), ["task"]);
+    }
+
+    #[test]
+    fn an_archive_of_another_digest_is_refused_naming_both_and_nothing_is_unpacked() {
+        let out = tempfile::tempdir().unwrap();
+        let folder = out.path().join("task");
+        let archive = zip_of(
+            &[
+                Make::File("computed.json", COMPUTED),
+                Make::File("result.txt", b"forged"),
+            ],
+            zip::CompressionMethod::Stored,
+        );
+        let error = unpack_certified(&archive, TASK, digest(b"42"), &folder)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            error,
+            format!(
+                "the result archive's digest {} is not task {TASK}'s on-chain result digest {}: not unpacked",
+                digest(b"forged"),
+                digest(b"42")
+            )
+        );
+        assert!(listing(out.path()).is_empty());
+    }
+
+    #[test]
+    fn entries_that_leave_the_folder_or_link_leave_nothing_on_disk() {
+        let cases: [(&[Make<'_>], &str); 3] = [
+            (
+                &[
+                    Make::File("computed.json", COMPUTED),
+                    Make::File("result.txt", b"42"),
+                    Make::File("../escaped", b"x"),
+                ],
+                "\"../escaped\" leaves the output folder",
+            ),
+            (
+                &[
+                    Make::File("computed.json", COMPUTED),
+                    Make::File("result.txt", b"42"),
+                    Make::File("/tmp/absolute", b"x"),
+                ],
+                "\"/tmp/absolute\" is an absolute path",
+            ),
+            (
+                &[
+                    Make::File("computed.json", COMPUTED),
+                    Make::File("result.txt", b"42"),
+                    Make::Link("passwd", "/etc/passwd"),
+                ],
+                "\"passwd\" is a symbolic link",
+            ),
+        ];
+        for (entries, expected) in cases {
+            let out = tempfile::tempdir().unwrap();
+            let folder = out.path().join("sub").join("task");
+            let archive = zip_of(entries, zip::CompressionMethod::Stored);
+            let error = unpack_certified(&archive, TASK, digest(b"42"), &folder)
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(expected), "{error}");
+            assert!(listing(out.path()).is_empty(), "{:?}", listing(out.path()));
+        }
+    }
 
     #[test]
     fn terminal_escapes_from_a_worker_are_shown_not_interpreted() {

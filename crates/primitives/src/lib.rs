@@ -8,6 +8,8 @@
 //! - the worker's commitments [`ResultHash`] and [`ResultSeal`], the scheduler's
 //!   [`WorkerpoolAuthorization`] and the enclave's signature over a [`Contribution`];
 //! - a worker's [`LoginChallenge`] signature and its [`ResultUpload`] signature;
+//! - a task's result as files ([`archive`]): `computed.json`, the result digest it designates
+//!   and the result archive read back (zip: no I/O, the bytes are in memory);
 //! - the PoCo arithmetic of [`consensus`]: worker weights, the consensus condition, the reward
 //!   split and the kitty share.
 //!
@@ -23,6 +25,7 @@
 mod newtype;
 
 mod amount;
+pub mod archive;
 mod authorization;
 pub mod consensus;
 mod error;

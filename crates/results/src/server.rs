@@ -6,8 +6,8 @@ use agora_api::{
     ApiError,
     results::{ResultLink, Stored, headers},
 };
-use agora_contracts::Hub;
-use agora_primitives::{ResultUpload, TaskId, WorkerpoolAuthorization};
+use agora_contracts::{Hub, IexecLibCore};
+use agora_primitives::{ResultUpload, TaskId, WorkerpoolAuthorization, archive::TaskResult};
 use alloy::{
     primitives::{Address, B256},
     providers::{DynProvider, Provider, ProviderBuilder},
@@ -15,7 +15,7 @@ use alloy::{
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, Path, State},
+    extract::{DefaultBodyLimit, Path, State, rejection::BytesRejection},
     http::{HeaderMap, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
@@ -88,6 +88,8 @@ struct Shared {
     store: Store,
     hub: Hub::HubInstance<DynProvider>,
     public_url: String,
+    /// The most bytes an archive may unpack to (its entries' total).
+    max_unpacked: u64,
 }
 
 /// Starts the result store.
@@ -113,9 +115,18 @@ pub async fn serve(config: Config) -> Result<Handle, ServeError> {
         store,
         hub: Hub::new(config.hub, provider),
         public_url: config.public_url.unwrap_or_else(|| url.clone()),
+        max_unpacked: config.max_bytes as u64,
     });
     let router = Router::new()
-        .route("/v1/results/{task}", get(download).put(upload))
+        .route(
+            "/v1/results/{task}",
+            get(download).put(upload).fallback(|| async {
+                refuse(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "a result is downloaded with GET and uploaded with PUT".into(),
+                )
+            }),
+        )
         .route(
             agora_api::openapi::PATH,
             get(|| async {
@@ -125,6 +136,15 @@ pub async fn serve(config: Config) -> Result<Handle, ServeError> {
                 )
             }),
         )
+        .fallback(|uri: axum::http::Uri| async move {
+            refuse(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "no such path {}: results are at /v1/results/{{task id}}",
+                    uri.path()
+                ),
+            )
+        })
         .layer(DefaultBodyLimit::max(config.max_bytes))
         .with_state(shared);
     let (stop, stopped) = tokio::sync::oneshot::channel();
@@ -177,7 +197,24 @@ fn header_bytes(headers: &HeaderMap, name: &str) -> Result<Vec<u8>, Refusal> {
     })
 }
 
-async fn download(State(shared): State<Arc<Shared>>, Path(task): Path<B256>) -> Response {
+/// The task id of a request's path; a path that is not one is refused in JSON.
+fn task_of(path: &str) -> Result<B256, Refusal> {
+    let digits = path.strip_prefix("0x").unwrap_or(path);
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(digits, &mut bytes).map_err(|_| {
+        refuse(
+            StatusCode::BAD_REQUEST,
+            format!("{path:?} is not a task id (32 bytes in hex)"),
+        )
+    })?;
+    Ok(B256::from(bytes))
+}
+
+async fn download(State(shared): State<Arc<Shared>>, Path(task): Path<String>) -> Response {
+    let task = match task_of(&task) {
+        Ok(task) => task,
+        Err(refusal) => return refusal.into_response(),
+    };
     match shared.store.get(task) {
         Ok(Some(bytes)) => ([(header::CONTENT_TYPE, "application/zip")], bytes).into_response(),
         Ok(None) => refuse(
@@ -191,10 +228,20 @@ async fn download(State(shared): State<Arc<Shared>>, Path(task): Path<B256>) -> 
 
 async fn upload(
     State(shared): State<Arc<Shared>>,
-    Path(task): Path<B256>,
+    Path(task): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let task = match task_of(&task) {
+        Ok(task) => task,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            return refuse(rejection.status(), rejection.body_text()).into_response();
+        }
+    };
     match accept(&shared, task, &headers, &body).await {
         Ok(stored) => (StatusCode::OK, Json(stored)).into_response(),
         Err(refusal) => refusal.into_response(),
@@ -222,7 +269,7 @@ async fn accept(
         })?;
     let authorization = header_bytes(headers, headers::AUTHORIZATION)?;
     let signature = header_bytes(headers, headers::SIGNATURE)?;
-    let scheduler = scheduler_of(&shared.hub, task).await?;
+    let (view, scheduler) = task_and_scheduler(&shared.hub, task).await?;
     let task_id = TaskId::new(task);
     let authorized = WorkerpoolAuthorization {
         worker,
@@ -252,6 +299,22 @@ async fn accept(
             format!("the upload is not signed by worker {worker}"),
         ));
     }
+    let certified = winner_digest(&shared.hub, &view, task, worker).await?;
+    let bytes = body.to_vec();
+    let limit = shared.max_unpacked;
+    let result = tokio::task::spawn_blocking(move || TaskResult::of_archive(&bytes, limit))
+        .await
+        .map_err(|e| refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| refuse(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()))?;
+    if *result.digest.as_b256() != certified {
+        return Err(refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(
+                "the archive's result digest {} is not task {task}'s on-chain result digest {certified}",
+                result.digest
+            ),
+        ));
+    }
     match shared.store.put(task, body) {
         Ok(sha256) => Ok(Stored {
             task_id: task,
@@ -264,21 +327,84 @@ async fn accept(
     }
 }
 
-/// The owner of the workerpool of task `task`, read from the chain.
-async fn scheduler_of(hub: &Hub::HubInstance<DynProvider>, task: B256) -> Result<Address, Refusal> {
-    let chain = |e: alloy::contract::Error| {
-        refuse(
-            StatusCode::BAD_GATEWAY,
-            format!("cannot read task {task} from the chain: {e}"),
-        )
-    };
-    let view = hub.viewTask(task).call().await.map_err(chain)?;
+/// Task `task` and the owner of its workerpool, read from the chain.
+async fn task_and_scheduler(
+    hub: &Hub::HubInstance<DynProvider>,
+    task: B256,
+) -> Result<(IexecLibCore::Task, Address), Refusal> {
+    let view = hub.viewTask(task).call().await.map_err(chain(task))?;
     if view.dealid == B256::ZERO {
         return Err(refuse(
             StatusCode::NOT_FOUND,
             format!("task {task} is not initialized on chain"),
         ));
     }
-    let deal = hub.viewDeal(view.dealid).call().await.map_err(chain)?;
-    Ok(deal.workerpool.owner)
+    let deal = hub
+        .viewDeal(view.dealid)
+        .call()
+        .await
+        .map_err(chain(task))?;
+    Ok((view, deal.workerpool.owner))
+}
+
+fn chain(task: B256) -> impl FnOnce(alloy::contract::Error) -> Refusal {
+    move |e| {
+        refuse(
+            StatusCode::BAD_GATEWAY,
+            format!("cannot read task {task} from the chain: {e}"),
+        )
+    }
+}
+
+/// The task statuses and contribution statuses of the hub (`IexecLibCore`).
+const ACTIVE: u8 = 1;
+const REVEALING: u8 = 2;
+const CONTRIBUTED: u8 = 1;
+const PROVED: u8 = 2;
+
+/// The result digest `worker` may upload an archive of: the task's on-chain `resultDigest`
+/// once the worker's contribution is PROVED (revealed, or `contributeAndFinalize`). A winner
+/// whose reveal is not mined yet gets a 425 (retry); anyone else a final 403.
+async fn winner_digest(
+    hub: &Hub::HubInstance<DynProvider>,
+    view: &IexecLibCore::Task,
+    task: B256,
+    worker: Address,
+) -> Result<B256, Refusal> {
+    let contribution = hub
+        .viewContribution(task, worker)
+        .call()
+        .await
+        .map_err(chain(task))?;
+    match contribution.status {
+        PROVED if view.resultDigest != B256::ZERO => Ok(view.resultDigest),
+        CONTRIBUTED if view.status == ACTIVE => Err(refuse(
+            StatusCode::TOO_EARLY,
+            format!(
+                "task {task} has no consensus yet: worker {worker} may upload once it has revealed"
+            ),
+        )),
+        CONTRIBUTED
+            if view.status == REVEALING && contribution.resultHash == view.consensusValue =>
+        {
+            Err(refuse(
+                StatusCode::TOO_EARLY,
+                format!(
+                    "worker {worker} has not revealed its result of task {task} yet: retry once its reveal is mined"
+                ),
+            ))
+        }
+        CONTRIBUTED | PROVED => Err(refuse(
+            StatusCode::FORBIDDEN,
+            format!(
+                "worker {worker} is not a revealed winner of task {task}: its contribution is not the consensus or was never revealed"
+            ),
+        )),
+        _ => Err(refuse(
+            StatusCode::FORBIDDEN,
+            format!(
+                "worker {worker} is not a revealed winner of task {task}: it has no winning contribution on chain"
+            ),
+        )),
+    }
 }

@@ -9,8 +9,10 @@ use sha2::{Digest, Sha256};
 /// What storing a result can run into.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The task has a different result already: results are immutable.
-    #[error("task {task} already has a result with sha256 {existing}")]
+    /// The task has a different archive already: what is kept is immutable.
+    #[error(
+        "task {task} already has its certified result (an archive with sha256 {existing}); other bytes are not kept"
+    )]
     Conflict {
         /// The task.
         task: B256,

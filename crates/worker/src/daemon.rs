@@ -356,6 +356,14 @@ fn failed(status: ReplicateStatus) -> impl FnOnce(String) -> Stop {
     move |reason| Stop::Failed(status, reason)
 }
 
+/// Why a result upload did not go through.
+enum UploadError {
+    /// It may go through later (the store is unreachable or the chain has not caught up).
+    Retry(String),
+    /// It never will (the store refused this archive from this worker for good).
+    Final(String),
+}
+
 /// A failed request to the scheduler or the result store.
 #[derive(Debug, thiserror::Error)]
 enum ClientError {
@@ -770,19 +778,23 @@ impl Worker {
             }
             match self.upload(state).await {
                 Ok(()) => return Ok(Ok(())),
-                Err(Stop::Failed(_, reason)) => {
+                Err(UploadError::Retry(reason)) => {
                     tracing::warn!(target: "agora::worker", task_id = %task, %reason, "upload failed");
                     last = reason;
                 }
-                Err(stop) => return Err(stop),
+                // The store will never take this archive: asking again until the final
+                // deadline would hold the slot for nothing.
+                Err(UploadError::Final(reason)) => {
+                    return Err(Stop::Failed(ReplicateStatus::ResultUploadFailed, reason));
+                }
             }
         }
         Ok(Err(last))
     }
 
-    async fn upload(&self, state: &mut ReplicateState) -> Result<(), Stop> {
+    async fn upload(&self, state: &mut ReplicateState) -> Result<(), UploadError> {
         let task = state.assignment.task_id;
-        let fail = |e: String| Stop::Failed(ReplicateStatus::ResultUploadFailed, e);
+        let fail = UploadError::Final;
         // Zipped now, in memory, from the output the digest was computed from (kept until the
         // replicate ends): the archive's bytes depend on nothing else.
         let output = Workspace::at(&self.replicate_dir(task)).output();
@@ -814,12 +826,21 @@ impl Worker {
             .body(bytes)
             .send()
             .await
-            .map_err(|e| fail(format!("{url}: {e}")))?;
-        if !response.status().is_success() {
+            .map_err(|e| UploadError::Retry(format!("{url}: {e}")))?;
+        let status = response.status();
+        if !status.is_success() {
             let refusal = refused(response).await;
-            return Err(fail(format!("{url} refused the result: {refusal}")));
+            let reason = format!("{url} refused the result: {refusal}");
+            return Err(if agora_api::results::retryable(status.as_u16()) {
+                UploadError::Retry(reason)
+            } else {
+                UploadError::Final(reason)
+            });
         }
-        let _stored: Stored = response.json().await.map_err(|e| fail(e.to_string()))?;
+        let _stored: Stored = response
+            .json()
+            .await
+            .map_err(|e| UploadError::Retry(e.to_string()))?;
         self.stats.uploaded.fetch_add(1, Ordering::Relaxed);
         state.phase = Phase::Uploaded;
         self.save(state).await;

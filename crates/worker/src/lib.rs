@@ -23,7 +23,7 @@ mod task;
 pub use checksum::{BadChecksum, Checksum};
 pub use error::{Error, Result};
 pub use replicate::{Execution, MAX_MODULE_BYTES, Verdict, Workspace, execute, fetch, verify};
-pub use result::{COMPUTED_JSON, ComputedFile, TaskResult, archive_of, digest_of, write_archive};
+pub use result::{COMPUTED_JSON, ComputedFile, TaskResult, archive_of, tree_of, write_archive};
 pub use sandbox::{
     App, Exit, FUEL_PER_SECOND, GUEST_IN, GUEST_OUT, Limits, Outcome, RunSpec, Sandbox, Stop,
 };

@@ -1,30 +1,14 @@
 //! An app's result (spec §7.3): `computed.json`, the digest workers agree on, and the archive
 //! of the output directory.
 
-use std::{
-    io::Write,
-    path::{Path, PathBuf},
-};
+use std::{io::Write, path::Path};
 
-use alloy_primitives::{B256, keccak256};
-use serde::Deserialize;
-use sha2::{Digest, Sha256};
+use agora_primitives::archive::{Entry, OutputTree};
+use alloy_primitives::B256;
 
-use crate::{Error, GUEST_OUT, Result};
+pub use agora_primitives::archive::{COMPUTED_JSON, ComputedFile};
 
-/// The file every app writes into its output directory.
-pub const COMPUTED_JSON: &str = "computed.json";
-
-/// `computed.json` as the app wrote it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct ComputedFile {
-    /// The file or folder (a path under `/iexec_out`) on which workers reach consensus.
-    #[serde(rename = "deterministic-output-path", default)]
-    pub deterministic_output_path: Option<String>,
-    /// Bytes (hex) for the task's callback contract.
-    #[serde(rename = "callback-data", default)]
-    pub callback_data: Option<String>,
-}
+use crate::{Error, Result};
 
 /// What the protocol certifies of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,106 +23,56 @@ pub struct TaskResult {
 }
 
 impl TaskResult {
-    /// Reads `computed.json` from `output_dir` and computes the digest.
+    /// Reads `computed.json` from `output_dir` and computes the digest, with the code the
+    /// result store and the command line use on the archive
+    /// ([`agora_primitives::archive::TaskResult::of`]).
     pub fn read(output_dir: &Path) -> Result<Self> {
-        let path = output_dir.join(COMPUTED_JSON);
-        let text = std::fs::read(&path).map_err(|e| {
-            Error::BadResult(format!(
-                "the app wrote no {GUEST_OUT}/{COMPUTED_JSON} ({e})"
-            ))
-        })?;
-        let computed: ComputedFile = serde_json::from_slice(&text).map_err(|e| {
-            Error::BadResult(format!("{GUEST_OUT}/{COMPUTED_JSON} is not valid: {e}"))
-        })?;
-        if let Some(data) = &computed.callback_data {
-            let digits = data.strip_prefix("0x").unwrap_or(data);
-            let bytes = hex::decode(digits).map_err(|e| {
-                Error::BadResult(format!("callback-data {data:?} is not hex bytes: {e}"))
-            })?;
-            return Ok(Self {
-                digest: keccak256(&bytes),
-                callback_data: Some(bytes),
-                computed,
-            });
-        }
-        let Some(guest) = &computed.deterministic_output_path else {
+        let computed = output_dir.join(COMPUTED_JSON);
+        if let Err(e) = std::fs::metadata(&computed) {
             return Err(Error::BadResult(format!(
-                "{GUEST_OUT}/{COMPUTED_JSON} names neither deterministic-output-path nor callback-data"
+                "the app wrote no {}/{COMPUTED_JSON} ({e})",
+                agora_primitives::archive::OUTPUT_ROOT
             )));
-        };
-        let host = host_path(output_dir, guest)?;
+        }
+        let tree = tree_of(output_dir)?;
+        let result = agora_primitives::archive::TaskResult::of(&tree)
+            .map_err(|e| Error::BadResult(e.to_string()))?;
         Ok(Self {
-            digest: digest_of(&host)?,
-            callback_data: None,
-            computed,
+            computed: result.computed,
+            callback_data: result.callback_data,
+            digest: *result.digest.as_b256(),
         })
     }
 }
 
-/// Where the guest path `guest` (under `/iexec_out`) is on the host.
-fn host_path(output_dir: &Path, guest: &str) -> Result<PathBuf> {
-    let outside = || {
-        Error::BadResult(format!(
-            "deterministic-output-path {guest:?} is not under {GUEST_OUT}"
-        ))
-    };
-    let relative = guest.strip_prefix(GUEST_OUT).ok_or_else(outside)?;
-    if !(relative.is_empty() || relative.starts_with('/')) {
-        return Err(outside());
-    }
-    let mut path = output_dir.to_path_buf();
-    for part in relative.split('/').filter(|p| !p.is_empty() && *p != ".") {
-        if part == ".." {
-            return Err(outside());
-        }
-        path.push(part);
-    }
-    Ok(path)
+/// The output folder `output_dir` in memory: its files, folders and other entries (links).
+pub fn tree_of(output_dir: &Path) -> Result<OutputTree> {
+    let mut tree = OutputTree::new();
+    add(output_dir, output_dir, &mut tree)?;
+    Ok(tree)
 }
 
-/// The digest of a deterministic output: the sha256 of a file; for a folder, the keccak of
-/// the concatenated sha256 of its files, sorted by name (iExec's file-tree hash).
-pub fn digest_of(path: &Path) -> Result<B256> {
-    let missing = |e: std::io::Error| {
-        Error::BadResult(format!(
-            "the deterministic output {} cannot be read: {e}",
-            path.display()
-        ))
-    };
-    let meta = std::fs::symlink_metadata(path).map_err(missing)?;
-    if meta.is_file() {
-        return Ok(B256::from(<[u8; 32]>::from(Sha256::digest(
-            std::fs::read(path).map_err(missing)?,
-        ))));
-    }
-    if !meta.is_dir() {
-        return Err(Error::BadResult(format!(
-            "the deterministic output {} is neither a file nor a folder",
-            path.display()
-        )));
-    }
-    let mut names: Vec<_> = std::fs::read_dir(path)
-        .map_err(missing)?
-        .map(|entry| entry.map(|e| e.file_name()))
-        .collect::<std::io::Result<_>>()
-        .map_err(missing)?;
-    names.sort();
-    let mut hashes = Vec::with_capacity(names.len() * 32);
-    for name in names {
-        let child = path.join(&name);
-        if !std::fs::symlink_metadata(&child)
-            .map_err(missing)?
-            .is_file()
-        {
-            return Err(Error::BadResult(format!(
-                "the deterministic folder {} holds {}, which is not a file",
-                path.display(),
-                name.to_string_lossy()
-            )));
+fn add(root: &Path, dir: &Path, tree: &mut OutputTree) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(Error::io(dir))? {
+        let entry = entry.map_err(Error::io(dir))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(Error::io(&path))?;
+        let relative = path
+            .strip_prefix(root)
+            .unwrap_or(&path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        if kind.is_dir() {
+            tree.insert(relative, Entry::Folder);
+            add(root, &path, tree)?;
+        } else if kind.is_file() {
+            let bytes = std::fs::read(&path).map_err(Error::io(&path))?;
+            tree.insert(relative, Entry::File(bytes));
+        } else {
+            tree.insert(relative, Entry::Other);
         }
-        hashes.extend_from_slice(&Sha256::digest(std::fs::read(&child).map_err(missing)?));
     }
-    Ok(keccak256(&hashes))
+    Ok(())
 }
 
 /// Writes the output directory as a zip archive to `archive`: every file, sorted by path,
@@ -188,6 +122,9 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<String>) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
+    use alloy_primitives::keccak256;
+    use sha2::{Digest, Sha256};
+
     use super::*;
 
     fn out_dir(files: &[(&str, &[u8])]) -> tempfile::TempDir {
