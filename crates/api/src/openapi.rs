@@ -18,7 +18,7 @@ use crate::{
     },
     results::{ResultLink, Stored},
     scheduler::{
-        Action, ActionReply, Ask, Assignment, Challenge, Event, Login, ReplicateStatus,
+        Action, ActionReply, Ask, Assignment, Challenge, Event, Heartbeat, Login, ReplicateStatus,
         ReplicateView, Session, StatusUpdate, TaskStatus, TaskSummary, TaskView,
     },
 };
@@ -32,8 +32,10 @@ pub const PATH: &str = "/v1/openapi.json";
 fn challenge() {}
 
 #[utoipa::path(post, path = "/v1/workers/login", tag = "workers", request_body = Login,
-    responses((status = 200, body = Session), (status = 401, body = ApiError),
-        (status = 403, description = "Not one of the pool's workers", body = ApiError)))]
+    responses((status = 200, body = Session), (status = 400, body = ApiError),
+        (status = 401, body = ApiError),
+        (status = 403, description = "Not one of the pool's workers", body = ApiError),
+        (status = 413, description = "Body over 1 MiB", body = ApiError)))]
 fn login() {}
 
 #[utoipa::path(post, path = "/v1/replicates/ask", tag = "replicates", request_body = Ask,
@@ -42,6 +44,12 @@ fn login() {}
         (status = 204, description = "Nothing to do within the wait"),
         (status = 401, body = ApiError)))]
 fn ask() {}
+
+#[utoipa::path(post, path = "/v1/workers/heartbeat", tag = "workers", request_body = Heartbeat,
+    security(("session" = [])),
+    responses((status = 204, description = "Heard: the worker and its running replicates are alive"),
+        (status = 400, body = ApiError), (status = 401, body = ApiError)))]
+fn heartbeat() {}
 
 #[utoipa::path(post, path = "/v1/replicates/{task}/status", tag = "replicates",
     request_body = StatusUpdate, security(("session" = [])),
@@ -87,8 +95,8 @@ impl utoipa::Modify for Session_ {
 #[openapi(
     info(title = "Agora scheduler", version = "1",
         description = "A workerpool's scheduler: workers log in, ask for replicates, report their statuses and learn what to do next; anyone reads the tasks' histories."),
-    paths(challenge, login, ask, status, action, tasks, task),
-    components(schemas(ApiError, Challenge, Login, Session, Ask, Assignment, StatusUpdate,
+    paths(challenge, login, heartbeat, ask, status, action, tasks, task),
+    components(schemas(ApiError, Challenge, Login, Session, Heartbeat, Ask, Assignment, StatusUpdate,
         ReplicateStatus, Action, ActionReply, TaskStatus, TaskSummary, TaskView, ReplicateView, Event)),
     modifiers(&Session_)
 )]
@@ -263,6 +271,7 @@ mod tests {
         for path in [
             "/v1/workers/challenge",
             "/v1/workers/login",
+            "/v1/workers/heartbeat",
             "/v1/replicates/ask",
             "/v1/replicates/{task}/status",
             "/v1/replicates/{task}/action",

@@ -16,6 +16,8 @@ pub const LOGIN: &str = "/v1/workers/login";
 pub const ASK: &str = "/v1/replicates/ask";
 /// `GET` the tasks the scheduler knows (`?status=`), newest first.
 pub const TASKS: &str = "/v1/tasks";
+/// `POST` a [`Heartbeat`]: the worker is alive and runs these replicates (answered 204).
+pub const HEARTBEAT: &str = "/v1/workers/heartbeat";
 
 /// `POST` a [`StatusUpdate`] of the caller's replicate of `task`; answered with an
 /// [`ActionReply`].
@@ -78,6 +80,17 @@ pub struct Ask {
     pub free_slots: u32,
     /// How long the scheduler may hold the request when it has nothing to give, in ms.
     pub wait_ms: u64,
+}
+
+/// A worker saying it is alive, with the replicates it is running: it sends one every few
+/// seconds, busy or not, so that only a replicate whose worker is really gone is given to
+/// another.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Heartbeat {
+    /// The tasks of the replicates it is running.
+    #[schema(value_type = Vec<String>)]
+    pub running: Vec<TaskId>,
 }
 
 /// A replicate given to a worker. The worker reads the deal, the app and the dataset from the

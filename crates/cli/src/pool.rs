@@ -142,13 +142,10 @@ pub(crate) struct WorkerArgs {
     chain: ChainArgs,
     #[command(flatten)]
     key: KeyArgs,
-    /// The scheduler's URL.
-    #[arg(
-        long,
-        default_value = "http://127.0.0.1:7700",
-        env = "AGORA_WORKER_SCHEDULER"
-    )]
-    scheduler: String,
+    /// The scheduler's URL (also read from AGORA_SCHEDULER_URL, as `agora run` does, when
+    /// AGORA_WORKER_SCHEDULER is not set). Default: http://127.0.0.1:7700.
+    #[arg(long, env = "AGORA_WORKER_SCHEDULER")]
+    scheduler: Option<String>,
     /// Where replicates run. Default: ~/.agora/worker/<address>.
     #[arg(long, env = "AGORA_WORKER_DIR")]
     dir: Option<PathBuf>,
@@ -260,6 +257,11 @@ pub(crate) async fn scheduler(args: SchedulerArgs) -> Result<()> {
 }
 
 pub(crate) async fn worker(args: WorkerArgs) -> Result<()> {
+    let scheduler = args
+        .scheduler
+        .clone()
+        .or_else(|| std::env::var("AGORA_SCHEDULER_URL").ok())
+        .unwrap_or_else(|| "http://127.0.0.1:7700".to_string());
     let key = args.key.signer()?;
     let address = key.address();
     let dir = match args.dir {
@@ -267,7 +269,7 @@ pub(crate) async fn worker(args: WorkerArgs) -> Result<()> {
         None => home("worker")?.join(address.to_string()),
     };
     let mut config = agora_worker::daemon::DaemonConfig::new(
-        args.scheduler.clone(),
+        scheduler.clone(),
         args.chain.rpc_url.clone(),
         args.chain.hub(),
         key,
@@ -280,14 +282,13 @@ pub(crate) async fn worker(args: WorkerArgs) -> Result<()> {
     started(
         args.json,
         format!(
-            "worker {address} for {} ({} slots, in {})",
-            args.scheduler,
+            "worker {address} for {scheduler} ({} slots, in {})",
             args.slots,
             dir.display()
         ),
         serde_json::json!({
             "address": address,
-            "scheduler": args.scheduler,
+            "scheduler": scheduler,
             "slots": args.slots,
             "dir": dir,
         }),

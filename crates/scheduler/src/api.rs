@@ -6,14 +6,18 @@ use agora_api::{
     ApiError,
     results::ResultLink,
     scheduler::{
-        ActionReply, Ask, Challenge, Login, ReplicateStatus, Session, StatusUpdate, TaskStatus,
+        ActionReply, Ask, Challenge, Heartbeat, Login, ReplicateStatus, Session, StatusUpdate,
+        TaskStatus,
     },
 };
 use agora_primitives::{LoginChallenge, TaskId};
 use alloy::primitives::Address;
 use axum::{
     Json, Router,
-    extract::{FromRequestParts, Path, Query, State},
+    extract::{
+        DefaultBodyLimit, FromRequestParts, Path, Query, State,
+        rejection::{JsonRejection, PathRejection, QueryRejection},
+    },
     http::{StatusCode, request::Parts},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -28,21 +32,61 @@ use crate::{
 
 /// The longest a long poll is held.
 const MAX_WAIT: Duration = Duration::from_secs(30);
-/// How long a login challenge is valid.
-const CHALLENGE_TTL: Duration = Duration::from_secs(600);
+/// The largest request body accepted.
+const MAX_BODY: usize = 1 << 20;
 
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     use agora_api::scheduler as paths;
     Router::new()
         .route(paths::CHALLENGE, get(challenge))
         .route(paths::LOGIN, post(login))
+        .route(paths::HEARTBEAT, post(heartbeat))
         .route(paths::ASK, post(ask))
         .route("/v1/replicates/{task}/status", post(status))
         .route("/v1/replicates/{task}/action", get(action))
         .route(paths::TASKS, get(tasks))
         .route("/v1/tasks/{task}", get(task))
         .route(agora_api::openapi::PATH, get(openapi))
+        .fallback(unknown_path)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(shared)
+}
+
+async fn unknown_path(uri: axum::http::Uri) -> Refusal {
+    refuse(
+        StatusCode::NOT_FOUND,
+        format!("no such endpoint: {}", uri.path()),
+    )
+}
+
+/// A JSON body that could not be read: too large (413), or not what the endpoint takes.
+fn bad_body(e: JsonRejection) -> Refusal {
+    let status = e.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return refuse(
+            status,
+            format!("the body is larger than the {MAX_BODY} bytes a request may carry"),
+        );
+    }
+    refuse(status, e.body_text())
+}
+
+/// A task id in the path that is not one.
+fn bad_task(e: PathRejection) -> Refusal {
+    refuse(
+        StatusCode::BAD_REQUEST,
+        format!(
+            "the task in the path must be a 32-byte hex id: {}",
+            e.body_text()
+        ),
+    )
+}
+
+fn bad_query(e: QueryRejection) -> Refusal {
+    refuse(
+        StatusCode::BAD_REQUEST,
+        format!("bad query: {}", e.body_text()),
+    )
 }
 
 async fn openapi() -> impl IntoResponse {
@@ -141,7 +185,7 @@ struct ChallengeQuery {
 
 async fn challenge(
     State(shared): State<Arc<Shared>>,
-    query: Result<Query<ChallengeQuery>, axum::extract::rejection::QueryRejection>,
+    query: Result<Query<ChallengeQuery>, QueryRejection>,
 ) -> Result<Json<Challenge>, Refusal> {
     alive(&shared)?;
     let Query(query) = query.map_err(|e| {
@@ -151,10 +195,12 @@ async fn challenge(
         )
     })?;
     let challenge = random_hex()?;
-    let expires_at = now_ms() / 1000 + CHALLENGE_TTL.as_secs();
-    let mut challenges = shared.challenges.lock();
-    challenges.retain(|_, (_, expiry)| *expiry > now_ms() / 1000);
-    challenges.insert(challenge.clone(), (query.worker, expires_at));
+    let now = now_ms() / 1000;
+    let expires_at = now + shared.config.challenge_ttl.as_secs().max(1);
+    shared
+        .challenges
+        .lock()
+        .give(challenge.clone(), query.worker, now, expires_at);
     Ok(Json(Challenge {
         challenge,
         chain_id: shared.chain.chain_id,
@@ -164,23 +210,16 @@ async fn challenge(
 
 async fn login(
     State(shared): State<Arc<Shared>>,
-    body: Result<Json<Login>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<Login>, JsonRejection>,
 ) -> Result<Json<Session>, Refusal> {
     alive(&shared)?;
-    let Json(login) = body.map_err(|e| refuse(StatusCode::BAD_REQUEST, e.body_text()))?;
-    let issued = shared.challenges.lock().remove(&login.challenge);
-    let Some((worker, expires_at)) = issued else {
-        return Err(refuse(
-            StatusCode::UNAUTHORIZED,
-            "unknown or used challenge: get a new one",
-        ));
-    };
-    if worker != login.worker || expires_at <= now_ms() / 1000 {
-        return Err(refuse(
-            StatusCode::UNAUTHORIZED,
-            "the challenge was given to another worker or has expired",
-        ));
-    }
+    let Json(login) = body.map_err(bad_body)?;
+    let worker = login.worker;
+    shared
+        .challenges
+        .lock()
+        .take(&login.challenge, worker, now_ms() / 1000)
+        .map_err(|e| refuse(StatusCode::UNAUTHORIZED, e.to_string()))?;
     let signer = LoginChallenge {
         chain_id: shared.chain.chain_id,
         challenge: login.challenge.clone(),
@@ -219,6 +258,19 @@ async fn login(
     Ok(Json(Session { token, expires_at }))
 }
 
+/// A worker saying it is alive: it is seen now, and so are the replicates it runs.
+async fn heartbeat(
+    State(shared): State<Arc<Shared>>,
+    Worker(worker): Worker,
+    body: Result<Json<Heartbeat>, JsonRejection>,
+) -> Result<StatusCode, Refusal> {
+    let Json(beat) = body.map_err(bad_body)?;
+    shared
+        .db
+        .with(|tx| state::heartbeat(tx, worker, &beat.running))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 fn random_hex() -> Result<String, Refusal> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes).map_err(|e| {
@@ -237,9 +289,9 @@ fn wait_of(wait_ms: u64) -> Duration {
 async fn ask(
     State(shared): State<Arc<Shared>>,
     Worker(worker): Worker,
-    body: Result<Json<Ask>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<Ask>, JsonRejection>,
 ) -> Result<Response, Refusal> {
-    let Json(ask) = body.map_err(|e| refuse(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let Json(ask) = body.map_err(bad_body)?;
     let deadline = tokio::time::Instant::now() + wait_of(ask.wait_ms);
     let mut work = shared.work.subscribe();
     loop {
@@ -249,18 +301,19 @@ async fn ask(
             let score = shared.chain.score(worker).await?;
             shared.db.with(|tx| state::set_score(tx, worker, score))?;
         }
+        shared.db.with(|tx| state::seen(tx, worker))?;
         let assignment = if ask.free_slots == 0 {
             None
         } else {
             let chain_now = shared.chain_now();
             shared.db.with(|tx| {
-                state::seen(tx, worker)?;
                 state::assign(
                     tx,
                     worker,
                     &shared.config.key.0,
                     chain_now,
                     &shared.config.result_store,
+                    shared.config.failure_backoff,
                 )
             })?
         };
@@ -282,10 +335,11 @@ async fn ask(
 async fn status(
     State(shared): State<Arc<Shared>>,
     Worker(worker): Worker,
-    Path(task): Path<TaskId>,
-    body: Result<Json<StatusUpdate>, axum::extract::rejection::JsonRejection>,
+    task: Result<Path<TaskId>, PathRejection>,
+    body: Result<Json<StatusUpdate>, JsonRejection>,
 ) -> Result<Json<ActionReply>, Refusal> {
-    let Json(update) = body.map_err(|e| refuse(StatusCode::BAD_REQUEST, e.body_text()))?;
+    let Path(task) = task.map_err(bad_task)?;
+    let Json(update) = body.map_err(bad_body)?;
     let mut link = None;
     if update.status == ReplicateStatus::ResultUploaded {
         let uploader = shared.db.with(|tx| state::uploader(tx, task))?;
@@ -317,6 +371,7 @@ async fn status(
             &update,
             link.as_deref(),
             chain_now,
+            shared.config.failure_backoff,
         ))
     })??;
     shared.changed(&[task]);
@@ -338,9 +393,11 @@ struct WaitQuery {
 async fn action(
     State(shared): State<Arc<Shared>>,
     Worker(worker): Worker,
-    Path(task): Path<TaskId>,
-    Query(query): Query<WaitQuery>,
+    task: Result<Path<TaskId>, PathRejection>,
+    query: Result<Query<WaitQuery>, QueryRejection>,
 ) -> Result<Json<ActionReply>, Refusal> {
+    let Path(task) = task.map_err(bad_task)?;
+    let Query(query) = query.map_err(bad_query)?;
     let deadline = tokio::time::Instant::now() + wait_of(query.wait_ms);
     let mut changes = shared.watch(task);
     loop {
@@ -370,9 +427,10 @@ struct ListQuery {
 
 async fn tasks(
     State(shared): State<Arc<Shared>>,
-    Query(query): Query<ListQuery>,
+    query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Response, Refusal> {
     alive(&shared)?;
+    let Query(query) = query.map_err(bad_query)?;
     let status = match query.status.as_deref() {
         None => None,
         Some(text) => Some(TaskStatus::parse(text).ok_or_else(|| {
@@ -389,9 +447,10 @@ async fn tasks(
 
 async fn task(
     State(shared): State<Arc<Shared>>,
-    Path(task): Path<TaskId>,
+    task: Result<Path<TaskId>, PathRejection>,
 ) -> Result<Response, Refusal> {
     alive(&shared)?;
+    let Path(task) = task.map_err(bad_task)?;
     match shared.db.with(|tx| state::view(tx, task))? {
         Some(view) => Ok(Json(view).into_response()),
         None => Err(refuse(

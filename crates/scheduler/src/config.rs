@@ -50,6 +50,12 @@ pub struct Config {
     pub upload_timeout: Duration,
     /// How long a session lasts.
     pub session_ttl: Duration,
+    /// How long a login challenge may be used.
+    pub challenge_ttl: Duration,
+    /// How long a worker whose replicate failed for a reason of its own (it could not start,
+    /// contribute or reveal) gets no new replicate; doubled for each further such failure in
+    /// a row, up to 32 times.
+    pub failure_backoff: Duration,
     /// Log tracing at startup (quiet in tests).
     pub quiet: bool,
 }
@@ -80,6 +86,8 @@ impl Config {
             replicate_timeout: None,
             upload_timeout: Duration::from_secs(60),
             session_ttl: Duration::from_secs(24 * 3600),
+            challenge_ttl: Duration::from_secs(120),
+            failure_backoff: Duration::from_secs(30),
             quiet: false,
         }
     }

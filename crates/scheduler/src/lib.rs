@@ -14,6 +14,7 @@
 
 mod api;
 mod chain;
+mod challenges;
 mod config;
 mod db;
 mod error;
@@ -49,6 +50,8 @@ use crate::{
 
 /// The most blocks read in one `eth_getLogs`.
 const LOG_RANGE: u64 = 2_000;
+/// The most login challenges held at once (the oldest gives way to a new one).
+const MAX_CHALLENGES: usize = 100_000;
 /// A recorded transaction still unmined after this long is broadcast again.
 const REBROADCAST_AFTER: Duration = Duration::from_secs(30);
 
@@ -67,8 +70,8 @@ struct Shared {
     lost_checked: Mutex<Instant>,
     /// Wakes the driver (a new block, a worker's report).
     wake: Notify,
-    /// Login challenges given: challenge → (worker, expiry in s).
-    challenges: Mutex<HashMap<String, (Address, u64)>>,
+    /// Login challenges given and not yet used.
+    challenges: Mutex<challenges::Challenges>,
     /// The latest block's time and when it was seen.
     chain_clock: Mutex<(u64, Instant)>,
     /// The next nonce, once known.
@@ -193,7 +196,7 @@ pub async fn spawn(config: Config) -> Result<Handle> {
         work: watch::channel(0).0,
         lost_checked: Mutex::new(Instant::now()),
         wake: Notify::new(),
-        challenges: Mutex::new(HashMap::new()),
+        challenges: Mutex::new(challenges::Challenges::new(MAX_CHALLENGES)),
         chain_clock: Mutex::new((time, Instant::now())),
         nonce: tokio::sync::Mutex::new(None),
         dead: AtomicBool::new(false),

@@ -515,6 +515,78 @@ pub(crate) fn seen(tx: &Transaction<'_>, worker: Address) -> Result<()> {
     Ok(())
 }
 
+/// A worker's heartbeat: it is seen now, and so are the replicates it says it runs (those
+/// the scheduler does not know are ignored).
+pub(crate) fn heartbeat(tx: &Transaction<'_>, worker: Address, running: &[TaskId]) -> Result<()> {
+    seen(tx, worker)?;
+    let mut touch = tx.prepare_cached(
+        "UPDATE replicates SET updated_ms = ?3 WHERE task_id = ?1 AND worker = ?2 AND contributed = 0",
+    )?;
+    let now = now_ms();
+    for task in running.iter().take(MAX_HEARTBEAT_TASKS) {
+        touch.execute(params![hx(task), hx(worker), now])?;
+    }
+    Ok(())
+}
+
+/// The most running replicates a heartbeat is read for.
+const MAX_HEARTBEAT_TASKS: usize = 1_000;
+
+/// Whether a replicate that ended as `status` failed for a reason of its worker's own (it
+/// could not start, for instance for want of stake, or could not contribute or reveal, for
+/// instance for want of gas), not for the app's or the task's.
+fn own_failure(status: ReplicateStatus) -> bool {
+    matches!(
+        status,
+        ReplicateStatus::StartFailed
+            | ReplicateStatus::ContributeFailed
+            | ReplicateStatus::RevealFailed
+    )
+}
+
+/// The longest run of own failures looked at, and so the largest doubling of the backoff.
+const MAX_FAILURES_COUNTED: u32 = 6;
+
+/// A worker resting after failures of its own: no new replicate until `until_ms`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Rest {
+    pub(crate) until_ms: u64,
+    /// Its latest replicates that failed for its own reason, in a row.
+    pub(crate) failures: u32,
+}
+
+/// Whether `worker` rests at `now_ms`: its latest replicates that ended (or contributed)
+/// failed for a reason of its own, and `backoff` (doubled for each such failure in a row
+/// after the first) has not passed since the latest.
+pub(crate) fn resting(
+    tx: &Transaction<'_>,
+    worker: Address,
+    backoff: Duration,
+    now_ms: u64,
+) -> Result<Option<Rest>> {
+    let ended = ended_statuses();
+    let mut stmt = tx.prepare_cached(&format!(
+        "SELECT status, updated_ms FROM replicates
+         WHERE worker = ?1 AND (contributed = 1 OR status IN ({ended}))
+         ORDER BY updated_ms DESC LIMIT ?2"
+    ))?;
+    let latest: Vec<(String, u64)> = stmt
+        .query_map(params![hx(worker), MAX_FAILURES_COUNTED], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let failures = latest
+        .iter()
+        .take_while(|(status, _)| ReplicateStatus::parse(status).is_some_and(own_failure))
+        .count() as u32;
+    let Some((_, last_ms)) = latest.first().filter(|_| failures > 0) else {
+        return Ok(None);
+    };
+    let wait = backoff.as_millis() as u64 * (1u64 << (failures - 1));
+    let until_ms = last_ms + wait;
+    Ok((now_ms < until_ms).then_some(Rest { until_ms, failures }))
+}
+
 // ---- Chain events ----
 
 /// Applies the chain's events, in order.
@@ -1025,7 +1097,11 @@ pub(crate) fn assign(
     scheduler: &PrivateKeySigner,
     chain_now: u64,
     result_store: &str,
+    backoff: Duration,
 ) -> Result<Option<Assignment>> {
+    if resting(tx, worker, backoff, now_ms())?.is_some() {
+        return Ok(None);
+    }
     let assignment = |task: &TaskRow, authorization: Vec<u8>| Assignment {
         task_id: task.task,
         deal_id: task.deal,
@@ -1109,6 +1185,7 @@ pub(crate) fn report(
     update: &StatusUpdate,
     result_link: Option<&str>,
     chain_now: u64,
+    backoff: Duration,
 ) -> std::result::Result<Action, Refused> {
     let status = update.status;
     let reason = update.reason.as_deref();
@@ -1180,6 +1257,21 @@ pub(crate) fn report(
     ) {
         // Contributions and reveals count once the chain has them.
         set_replicate(tx, task, worker, status, &text)?;
+        if own_failure(status)
+            && let Some(rest) = resting(tx, worker, backoff, now_ms())?
+        {
+            note(
+                tx,
+                task,
+                Some(worker),
+                "WORKER_RESTING",
+                &format!(
+                    "{worker} gets no new replicate for {} s: {} of its latest replicates failed in a row for a reason of its own ({status}: {text})",
+                    rest.until_ms.saturating_sub(now_ms()).div_ceil(1000),
+                    rest.failures
+                ),
+            )?;
+        }
     }
     action(tx, worker, task, chain_now)
 }
@@ -1321,4 +1413,218 @@ pub(crate) fn list(tx: &Transaction<'_>, status: Option<TaskStatus>) -> Result<V
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Db;
+
+    const A: Address = Address::repeat_byte(0xa);
+    const B: Address = Address::repeat_byte(0xb);
+    const NOW: u64 = 1_000;
+
+    /// A database holding one initialized deal of `tasks` tasks at trust 1.
+    fn pool(tasks: u64) -> (tempfile::TempDir, Db, Vec<TaskId>) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("scheduler.db"), "test pool").unwrap();
+        let deal = DealId::new(B256::repeat_byte(0xd));
+        let info = DealInfo {
+            app: Address::repeat_byte(1),
+            dataset: Address::ZERO,
+            trust: 1,
+            category: 0,
+            timeref: 100,
+            start_time: NOW,
+            bot_first: 0,
+            bot_size: tasks,
+            worker_stake: U256::ZERO,
+            callback: Address::ZERO,
+            tag: B256::ZERO,
+        };
+        let ids: Vec<TaskId> = (0..tasks).map(|i| deal.task(U256::from(i))).collect();
+        let mut events = vec![HubEvent::Deal(deal, info)];
+        events.extend(ids.iter().map(|t| HubEvent::Initialized(*t)));
+        db.with(|tx| apply(tx, &events)).unwrap();
+        (dir, db, ids)
+    }
+
+    fn give(db: &Db, worker: Address, backoff: Duration) -> Option<Assignment> {
+        let key = PrivateKeySigner::random();
+        db.with(|tx| assign(tx, worker, &key, NOW, "http://127.0.0.1:1", backoff))
+            .unwrap()
+    }
+
+    fn send(db: &Db, worker: Address, task: TaskId, update: StatusUpdate, backoff: Duration) {
+        db.with(|tx| {
+            report(tx, worker, task, &update, None, NOW, backoff)
+                .map_err(|e| crate::Error::Chain(e.to_string()))
+        })
+        .unwrap();
+    }
+
+    fn history(db: &Db, task: TaskId) -> Vec<Event> {
+        db.with(|tx| view(tx, task)).unwrap().unwrap().history
+    }
+
+    #[test]
+    fn a_worker_whose_replicate_failed_for_its_own_reason_rests_and_the_record_says_so() {
+        let (_dir, db, tasks) = pool(3);
+        let backoff = Duration::from_secs(600);
+        let first = give(&db, A, backoff).expect("a replicate for A");
+        let reason = "the worker 0xaa… cannot pay for gas: its balance is 0 wei";
+        send(
+            &db,
+            A,
+            first.task_id,
+            StatusUpdate::failed(ReplicateStatus::ContributeFailed, reason),
+            backoff,
+        );
+        // A gets nothing more; B does, and the failed task goes to another worker.
+        assert_eq!(give(&db, A, backoff), None);
+        let record = history(&db, first.task_id);
+        let rest = record
+            .iter()
+            .find(|e| e.status == "WORKER_RESTING")
+            .expect("the task's record says why A rests");
+        assert_eq!(rest.worker, Some(A));
+        assert!(
+            rest.reason.contains("gets no new replicate for 600 s"),
+            "{}",
+            rest.reason
+        );
+        assert!(rest.reason.contains(reason), "{}", rest.reason);
+        let to_b = give(&db, B, backoff).expect("a replicate for B");
+        assert_eq!(
+            to_b.task_id, tasks[0],
+            "the failed task is given again first"
+        );
+        assert_eq!(first.task_id, tasks[0]);
+    }
+
+    #[test]
+    fn the_app_failing_is_not_the_workers_fault() {
+        let (_dir, db, _) = pool(2);
+        let backoff = Duration::from_secs(600);
+        let first = give(&db, A, backoff).unwrap();
+        send(
+            &db,
+            A,
+            first.task_id,
+            StatusUpdate::failed(ReplicateStatus::ComputeFailed, "the app trapped"),
+            backoff,
+        );
+        assert!(give(&db, A, backoff).is_some());
+        assert!(
+            history(&db, first.task_id)
+                .iter()
+                .all(|e| e.status != "WORKER_RESTING")
+        );
+    }
+
+    #[test]
+    fn a_resting_worker_gets_work_again_once_the_backoff_ends_and_it_doubles_on_each_failure() {
+        let (_dir, db, _) = pool(4);
+        let backoff = Duration::from_millis(300);
+        let first = give(&db, A, backoff).unwrap();
+        let failed = StatusUpdate::failed(ReplicateStatus::StartFailed, "stake too low");
+        send(&db, A, first.task_id, failed.clone(), backoff);
+        let one = db
+            .with(|tx| resting(tx, A, backoff, now_ms()))
+            .unwrap()
+            .expect("resting");
+        assert_eq!(one.failures, 1);
+        let until = |rest: &Rest| rest.until_ms;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let second = loop {
+            if let Some(given) = give(&db, A, backoff) {
+                break given;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never given work again"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        assert!(now_ms() >= until(&one));
+        send(&db, A, second.task_id, failed, backoff);
+        let two = db
+            .with(|tx| resting(tx, A, backoff, now_ms()))
+            .unwrap()
+            .expect("resting again");
+        assert_eq!(two.failures, 2);
+        let since_failure = two.until_ms - (until(&one) - 300);
+        assert!(
+            since_failure >= 600,
+            "twice the backoff: {since_failure} ms"
+        );
+    }
+
+    #[test]
+    fn a_success_ends_the_rest() {
+        let (_dir, db, tasks) = pool(3);
+        let backoff = Duration::from_secs(600);
+        let running = give(&db, A, backoff).unwrap();
+        let failing = give(&db, A, backoff).unwrap();
+        send(
+            &db,
+            A,
+            failing.task_id,
+            StatusUpdate::failed(ReplicateStatus::ContributeFailed, "no gas"),
+            backoff,
+        );
+        assert_eq!(give(&db, A, backoff), None);
+        // Its other replicate is contributed on chain: it can work after all.
+        std::thread::sleep(Duration::from_millis(5));
+        db.with(|tx| {
+            apply(
+                tx,
+                &[HubEvent::Contributed {
+                    task: running.task_id,
+                    worker: A,
+                    hash: B256::repeat_byte(7),
+                }],
+            )
+        })
+        .unwrap();
+        let again = give(&db, A, backoff).expect("given work after its success");
+        assert!(tasks.contains(&again.task_id));
+    }
+
+    #[test]
+    fn a_heartbeat_keeps_a_busy_worker_from_being_lost() {
+        let (_dir, db, _) = pool(1);
+        let given = give(&db, A, Duration::ZERO).unwrap();
+        let lost_after = Duration::from_millis(200);
+        let clock = |wall_ms| Clock {
+            chain: NOW,
+            wall_ms,
+            worker_lost_after: lost_after,
+            replicate_timeout: None,
+            upload_timeout: Duration::from_secs(60),
+            check_lost: true,
+        };
+        // Heard from 100 ms ago: not lost; a heartbeat then, and 350 ms later it is still not
+        // lost 150 ms after the beat; silent for 250 ms, it is.
+        let start = now_ms();
+        db.with(|tx| heartbeat(tx, A, &[given.task_id])).unwrap();
+        let beat_ms = db
+            .with(|tx| {
+                Ok(tx.query_row(
+                    "SELECT last_seen_ms FROM workers WHERE worker = ?1",
+                    [hx(A)],
+                    |r| r.get::<_, u64>(0),
+                )?)
+            })
+            .unwrap();
+        assert!(beat_ms >= start);
+        let lost = db
+            .with(|tx| lose_replicates(tx, clock(beat_ms + 150)))
+            .unwrap();
+        assert_eq!(lost, 0);
+        let lost = db
+            .with(|tx| lose_replicates(tx, clock(beat_ms + 250)))
+            .unwrap();
+        assert_eq!(lost, 1);
+    }
 }

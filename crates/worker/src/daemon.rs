@@ -67,8 +67,10 @@ pub struct DaemonConfig {
     pub slots: usize,
     /// How long one request to the scheduler may wait for work.
     pub ask_wait: Duration,
-    /// For drills and tests only: contribute a wrong result (a saboteur).
-    #[doc(hidden)]
+    /// For drills and tests only: contribute a wrong result (a saboteur). Only in a worker
+    /// built with the `saboteur` feature, which the end-to-end tests enable and no release
+    /// does.
+    #[cfg(feature = "saboteur")]
     pub faulty: bool,
 }
 
@@ -89,6 +91,7 @@ impl DaemonConfig {
             work_dir,
             slots: 2,
             ask_wait: Duration::from_secs(10),
+            #[cfg(feature = "saboteur")]
             faulty: false,
         }
     }
@@ -196,8 +199,6 @@ struct Worker {
     /// The next nonce, once known; held while a transaction is sent, so that the worker's
     /// transactions reach the node in nonce order.
     nonce: tokio::sync::Mutex<Option<u64>>,
-    /// Whether gas is free on this chain (read once).
-    free_gas: tokio::sync::OnceCell<bool>,
     /// What each deal says, read once.
     deals: std::sync::Mutex<std::collections::HashMap<agora_primitives::DealId, DealFacts>>,
     stats: Arc<Stats>,
@@ -233,7 +234,6 @@ pub async fn spawn(config: DaemonConfig) -> Result<DaemonHandle, DaemonError> {
         session: tokio::sync::Mutex::new(None),
         nonce: tokio::sync::Mutex::new(None),
         deals: std::sync::Mutex::new(std::collections::HashMap::new()),
-        free_gas: tokio::sync::OnceCell::new(),
         stats: stats.clone(),
         journal,
         config,
@@ -305,15 +305,25 @@ impl Worker {
                 drop(permit);
             });
         }
+        let mut heartbeat = tokio::time::interval(HEARTBEAT_EVERY);
+        heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut unreachable = crate::heartbeat::Unreachable::default();
         loop {
             tokio::select! {
+                // While every slot is busy nothing else is sent for minutes: the heartbeat
+                // keeps the scheduler from handing the running replicates to others.
+                _ = heartbeat.tick() => self.heartbeat().await,
                 permit = slots.clone().acquire_owned() => {
                     let Ok(permit) = permit else { return };
                     let ask = Ask {
                         free_slots: slots.available_permits() as u32 + 1,
                         wait_ms: self.config.ask_wait.as_millis() as u64,
                     };
-                    match self.post::<_, Assignment>(api::ASK, &ask).await {
+                    let asked = self.post::<_, Assignment>(api::ASK, &ask).await;
+                    if asked.is_ok() {
+                        unreachable.reached(&self.config.scheduler);
+                    }
+                    match asked {
                         Ok(Some(assignment)) => {
                             let state = ReplicateState {
                                 assignment,
@@ -332,8 +342,8 @@ impl Worker {
                         Ok(None) => drop(permit),
                         Err(e) => {
                             drop(permit);
-                            tracing::warn!(target: "agora::worker", error = %e, "cannot ask the scheduler for work; retrying");
-                            tokio::time::sleep(Duration::from_millis(500)).await;
+                            let delay = unreachable.failed(&self.config.scheduler, &e.to_string());
+                            tokio::time::sleep(delay).await;
                         }
                     }
                 }
@@ -694,7 +704,11 @@ impl Worker {
                 return Err(Stop::Failed(ReplicateStatus::ComputeFailed, reason));
             }
         };
-        let digest = if self.config.faulty {
+        #[cfg(feature = "saboteur")]
+        let faulty = self.config.faulty;
+        #[cfg(not(feature = "saboteur"))]
+        let faulty = false;
+        let digest = if faulty {
             keccak256([b"agora.saboteur".as_slice(), result.digest.as_slice()].concat())
         } else {
             result.digest
@@ -855,23 +869,25 @@ impl Worker {
         call: alloy::contract::CallBuilder<&DynProvider, std::marker::PhantomData<D>>,
         gas: u64,
     ) -> Result<(), String> {
-        // Where gas costs something, a dry run keeps a call that would revert from being
-        // paid for; where it is free (the embedded chain), the call is replayed only if it
-        // reverted, to say why.
-        let free = *self
-            .free_gas
-            .get_or_init(|| async {
-                self.provider
-                    .get_gas_price()
-                    .await
-                    .map(|price| price == 0)
-                    .unwrap_or(false)
-            })
-            .await;
-        if !free {
+        // The price the chain asks, paid as it is: zero where gas is free (the embedded
+        // chain). Where it costs something, the balance is checked and a dry run keeps a call
+        // that would revert from being paid for; where it is free, the call is replayed only
+        // if it reverted, to say why.
+        let price = self
+            .provider
+            .get_gas_price()
+            .await
+            .map_err(|e| format!("cannot read the chain's gas price: {e}"))?;
+        if price > 0 {
+            let balance = self
+                .provider
+                .get_balance(self.address)
+                .await
+                .map_err(|e| format!("cannot read the worker's balance: {e}"))?;
+            can_pay(self.address, balance, gas, price)?;
             call.call().await.map_err(|e| describe(&e))?;
         }
-        let hash = self.send_now(&call, gas).await?;
+        let hash = self.send_now(&call, gas, price).await?;
         match self.mined(hash).await {
             Ok(()) => Ok(()),
             Err(reverted) => match call.call().await {
@@ -885,6 +901,7 @@ impl Worker {
         &self,
         call: &alloy::contract::CallBuilder<&DynProvider, std::marker::PhantomData<D>>,
         gas: u64,
+        price: u128,
     ) -> Result<B256, String> {
         let mut nonce = self.nonce.lock().await;
         let next = match *nonce {
@@ -896,7 +913,14 @@ impl Worker {
                 .await
                 .map_err(|e| format!("cannot read the worker's nonce: {e}"))?,
         };
-        match call.clone().gas(gas).nonce(next).send().await {
+        match call
+            .clone()
+            .gas(gas)
+            .gas_price(price)
+            .nonce(next)
+            .send()
+            .await
+        {
             Ok(pending) => {
                 *nonce = Some(next + 1);
                 Ok(*pending.tx_hash())
@@ -927,6 +951,25 @@ impl Worker {
     }
 
     // ---- The scheduler ----
+
+    /// Tells the scheduler the worker is alive and which replicates it runs (those in its
+    /// journal). Sent once: the next beat comes soon.
+    async fn heartbeat(&self) {
+        let running = match self.journal.all::<ReplicateState>() {
+            Ok(states) => states.into_iter().map(|s| s.assignment.task_id).collect(),
+            Err(e) => {
+                tracing::warn!(target: "agora::worker", error = %e, "cannot read the journal for the heartbeat");
+                return;
+            }
+        };
+        let beat = api::Heartbeat { running };
+        if let Err(e) = self
+            .post::<_, serde_json::Value>(api::HEARTBEAT, &beat)
+            .await
+        {
+            tracing::debug!(target: "agora::worker", error = %e, "heartbeat not heard");
+        }
+    }
 
     async fn wait_action(&self, task: TaskId) -> Result<Action, Stop> {
         let path = format!(
@@ -1112,6 +1155,9 @@ impl Worker {
 const CONTRIBUTE_GAS: u64 = 400_000;
 /// The gas limit of a reveal (about 45,000).
 const REVEAL_GAS: u64 = 150_000;
+/// How often the worker tells its scheduler it is alive (the scheduler's default
+/// `worker_lost_after` is 30 s).
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
 
 /// A refusal: the status and the `{"error": ...}` body of a response.
 async fn refused(response: reqwest::Response) -> ClientError {
@@ -1122,6 +1168,17 @@ async fn refused(response: reqwest::Response) -> ClientError {
         .map(|e| e.error)
         .unwrap_or_default();
     ClientError::Refused { status, error }
+}
+
+/// Whether `balance` (wei) pays `gas` at `price` (wei per gas); the refusal names both.
+fn can_pay(worker: Address, balance: U256, gas: u64, price: u128) -> Result<(), String> {
+    let cost = U256::from(gas) * U256::from(price);
+    if balance < cost {
+        return Err(format!(
+            "the worker {worker} cannot pay for gas: its balance is {balance} wei and {gas} gas at the chain's price of {price} wei costs {cost} wei"
+        ));
+    }
+    Ok(())
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {

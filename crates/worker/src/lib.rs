@@ -14,6 +14,7 @@ pub mod determinism;
 
 mod checksum;
 mod error;
+mod heartbeat;
 mod journal;
 mod replicate;
 mod result;
