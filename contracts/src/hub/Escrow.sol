@@ -10,7 +10,9 @@ import {HubStorage} from "./HubStorage.sol";
 /// balance and records it in the account's `frozen`; `unlock` moves it back; `seize` forgets the
 /// frozen claim (the value stays in the hub's balance); `reward` pays out of the hub's balance.
 /// So the balances of all accounts, the hub's included, always sum to `totalSupply`, every
-/// balance change has a `Transfer` event, and the frozen amounts are covered by the hub's balance.
+/// balance change has a `Transfer` event, and the hub's balance is exactly the sum of the frozen
+/// amounts. Only `lock` credits the hub's balance: a deposit for the hub or a transfer to it
+/// (which iExec accepts, leaving the value in the hub's balance for nobody) reverts.
 abstract contract Escrow {
     /// ERC-20.
     event Transfer(address indexed from, address indexed to, uint256 value);
@@ -33,10 +35,14 @@ abstract contract Escrow {
     error InsufficientAllowance(address owner, address spender, uint256 allowance, uint256 needed);
     /// The zero address cannot hold, send or approve SRLC.
     error ZeroAddress();
+    /// The hub's own balance backs the locked SRLC: only a lock credits it, never a deposit, a
+    /// transfer or a withdrawal to the hub.
+    error HubNotAnAccount();
 
     /// Creates `amount` SRLC on `account`, for as many tokens the hub receives in the same call.
     function _mint(address account, uint256 amount) internal {
         if (account == address(0)) revert ZeroAddress();
+        if (account == address(this)) revert HubNotAnAccount();
         HubStorage.Layout storage $ = HubStorage.get();
         // Cannot overflow: every SRLC is backed by a token the hub holds, and the token's own
         // supply fits in 256 bits; a balance is at most the total supply.
@@ -57,6 +63,13 @@ abstract contract Escrow {
             $.totalSupply -= amount;
         }
         emit Transfer(account, address(0), amount);
+    }
+
+    /// Moves `amount` SRLC from `from` to `to` for an account holder (`transfer`,
+    /// `transferFrom`): never to the hub's own balance.
+    function _transferToAccount(address from, address to, uint256 amount) internal {
+        if (to == address(this)) revert HubNotAnAccount();
+        _transfer(from, to, amount);
     }
 
     /// Moves `amount` SRLC from `from` to `to`.

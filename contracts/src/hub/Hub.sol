@@ -120,8 +120,10 @@ contract Hub is Tasks, ITokenSpender {
         return true;
     }
 
-    /// Sends `amount` of the caller's free SRLC to `target` as tokens.
+    /// Sends `amount` of the caller's free SRLC to `target` as tokens; not to the hub, whose
+    /// tokens are the SRLC supply.
     function withdrawTo(uint256 amount, address target) external returns (bool) {
+        if (target == address(this)) revert HubNotAnAccount();
         _burn(msg.sender, amount);
         TOKEN.safeTransfer(target, amount);
         return true;
@@ -200,7 +202,7 @@ contract Hub is Tasks, ITokenSpender {
     // ---- SRLC as an ERC-20 (iExec's IexecERC20) ----
 
     function transfer(address recipient, uint256 amount) external returns (bool) {
-        _transfer(msg.sender, recipient, amount);
+        _transferToAccount(msg.sender, recipient, amount);
         return true;
     }
 
@@ -222,7 +224,7 @@ contract Hub is Tasks, ITokenSpender {
     function transferFrom(address sender, address recipient, uint256 amount) external returns (bool) {
         uint256 current = HubStorage.get().allowances[sender][msg.sender];
         if (current < amount) revert InsufficientAllowance(sender, msg.sender, current, amount);
-        _transfer(sender, recipient, amount);
+        _transferToAccount(sender, recipient, amount);
         unchecked {
             _approve(sender, msg.sender, current - amount);
         }
