@@ -2,5 +2,7 @@
 //! in this process, on loopback sockets, driven through their public APIs and the chain.
 
 mod api;
+mod forgers;
 mod net;
+mod pool;
 mod workerpool;
