@@ -7,12 +7,9 @@ use std::time::Duration;
 use agora_api::{
     ApiError,
     results::headers,
-    scheduler::{
-        self as api, Ask, Assignment, Challenge, Login, ReplicateStatus, Session, StatusUpdate,
-        TaskStatus,
-    },
+    scheduler::{self as api, Ask, Assignment, ReplicateStatus, StatusUpdate, TaskStatus},
 };
-use agora_primitives::{LoginChallenge, ResultUpload, TaskId, archive::TaskResult};
+use agora_primitives::{ResultUpload, TaskId, archive::TaskResult};
 use agora_testkit::market::WORKERS;
 use alloy::primitives::{B256, Bytes, U256};
 use sha2::{Digest, Sha256};
@@ -89,37 +86,7 @@ struct Hostile {
 
 impl Hostile {
     async fn login(net: &Net, i: usize) -> Self {
-        let base = net.scheduler_url();
-        let worker = net.world.address(WORKERS[i]);
-        let challenge: Challenge = net
-            .http
-            .get(format!("{base}{}?worker={worker}", api::CHALLENGE))
-            .send()
-            .await
-            .expect("the scheduler answers")
-            .json()
-            .await
-            .expect("a challenge");
-        let signature = LoginChallenge {
-            chain_id: challenge.chain_id,
-            challenge: challenge.challenge.clone(),
-        }
-        .sign(&net.world.signer(WORKERS[i]))
-        .expect("signs");
-        let session: Session = net
-            .http
-            .post(format!("{base}{}", api::LOGIN))
-            .json(&Login {
-                worker,
-                challenge: challenge.challenge,
-                signature,
-            })
-            .send()
-            .await
-            .expect("the scheduler answers")
-            .json()
-            .await
-            .expect("a session");
+        let session = net.session(i).await;
         Self {
             i,
             token: session.token,

@@ -34,6 +34,42 @@ pub(crate) fn workspace_file(path: &str) -> PathBuf {
 }
 
 impl Net {
+    /// Logs worker `WORKERS[i]` in to the scheduler as any worker does (a challenge signed
+    /// with its key) and returns the session.
+    pub(crate) async fn session(&self, i: usize) -> agora_api::scheduler::Session {
+        use agora_api::scheduler::{self as api, Challenge, Login};
+        let base = self.scheduler_url();
+        let worker = self.world.address(WORKERS[i]);
+        let challenge: Challenge = self
+            .http
+            .get(format!("{base}{}?worker={worker}", api::CHALLENGE))
+            .send()
+            .await
+            .expect("the scheduler answers")
+            .json()
+            .await
+            .expect("a challenge");
+        let signature = agora_primitives::LoginChallenge {
+            chain_id: challenge.chain_id,
+            challenge: challenge.challenge.clone(),
+        }
+        .sign(&self.world.signer(WORKERS[i]))
+        .expect("signs");
+        self.http
+            .post(format!("{base}{}", api::LOGIN))
+            .json(&Login {
+                worker,
+                challenge: challenge.challenge,
+                signature,
+            })
+            .send()
+            .await
+            .expect("the scheduler answers")
+            .json()
+            .await
+            .expect("a session")
+    }
+
     /// A market whose app is the module at `module` (a workspace path), with a result store
     /// and a scheduler; no worker yet.
     pub(crate) async fn start(module: &str) -> Self {
