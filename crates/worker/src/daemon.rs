@@ -37,7 +37,7 @@ use tokio::sync::Semaphore;
 
 use crate::{
     Checksum, DatasetInput, DealParams, Limits, Sandbox, TaskContext, Verdict, Workspace,
-    archive_of, execute, fetch, journal::Journal,
+    FetchPolicy, Fetched, Fetcher, archive_of, execute, journal::Journal,
 };
 
 /// The worker's key. Its `Debug` does not print it.
@@ -67,6 +67,12 @@ pub struct DaemonConfig {
     pub slots: usize,
     /// How long one request to the scheduler may wait for work.
     pub ask_wait: Duration,
+    /// What the app's module and the dataset may be fetched from (both are then checked
+    /// against their on-chain checksum). Default: public http(s) only.
+    pub asset_fetch: FetchPolicy,
+    /// What the requester's input files may be fetched from (nothing checks them). Default:
+    /// public http(s) only.
+    pub input_fetch: FetchPolicy,
     /// For drills and tests only: contribute a wrong result (a saboteur). Only in a worker
     /// built with the `saboteur` feature, which the end-to-end tests enable and no release
     /// does.
@@ -91,6 +97,8 @@ impl DaemonConfig {
             work_dir,
             slots: 2,
             ask_wait: Duration::from_secs(10),
+            asset_fetch: FetchPolicy::default(),
+            input_fetch: FetchPolicy::default(),
             #[cfg(feature = "saboteur")]
             faulty: false,
         }
@@ -195,6 +203,8 @@ struct Worker {
     provider: DynProvider,
     hub: Hub::HubInstance<DynProvider>,
     sandbox: Arc<Sandbox>,
+    assets: Fetcher,
+    inputs: Fetcher,
     session: tokio::sync::Mutex<Option<String>>,
     /// The next nonce, once known; held while a transaction is sent, so that the worker's
     /// transactions reach the node in nonce order.
@@ -231,6 +241,8 @@ pub async fn spawn(config: DaemonConfig) -> Result<DaemonHandle, DaemonError> {
         hub: Hub::new(config.hub, provider.clone()),
         provider,
         sandbox: Arc::new(sandbox),
+        assets: Fetcher::new(config.asset_fetch.clone()).map_err(fetch_client)?,
+        inputs: Fetcher::new(config.input_fetch.clone()).map_err(fetch_client)?,
         session: tokio::sync::Mutex::new(None),
         nonce: tokio::sync::Mutex::new(None),
         deals: std::sync::Mutex::new(std::collections::HashMap::new()),
@@ -243,6 +255,14 @@ pub async fn spawn(config: DaemonConfig) -> Result<DaemonHandle, DaemonError> {
         address,
         stats,
         main,
+    })
+}
+
+fn fetch_client(reason: crate::FetchError) -> DaemonError {
+    DaemonError::Sandbox(crate::Error::Fetch {
+        what: Fetched::App,
+        url: String::new(),
+        reason,
     })
 }
 
@@ -622,9 +642,19 @@ impl Worker {
         let app = match self.sandbox.cached(&facts.app_checksum) {
             Some(app) => app,
             None => {
-                let bytes = fetch(&facts.app_url)
+                let url = &facts.app_url;
+                let bytes = self
+                    .assets
+                    .fetch(url, &mut self.assets.budget())
                     .await
-                    .map_err(|e| Stop::Failed(ReplicateStatus::AppDownloadFailed, e.to_string()))?;
+                    .map_err(|reason| {
+                        let error = crate::Error::Fetch {
+                            what: Fetched::App,
+                            url: url.clone(),
+                            reason,
+                        };
+                        Stop::Failed(ReplicateStatus::AppDownloadFailed, error.to_string())
+                    })?;
                 let sandbox = self.sandbox.clone();
                 let checksum = facts.app_checksum;
                 tokio::task::spawn_blocking(move || sandbox.load_verified(&bytes, checksum))
@@ -646,11 +676,14 @@ impl Worker {
                 .await?;
             let fail = failed(ReplicateStatus::DataDownloadFailed);
             if let (Some((address, url, checksum)), Some(input)) = (&facts.dataset, &dataset) {
-                let bytes = fetch(url).await.map_err(|e| {
-                    Stop::Failed(
-                        ReplicateStatus::DataDownloadFailed,
-                        format!("dataset {address}: {e}"),
-                    )
+                let mut budget = self.assets.budget();
+                let bytes = self.assets.fetch(url, &mut budget).await.map_err(|reason| {
+                    let error = crate::Error::Fetch {
+                        what: Fetched::Dataset(*address),
+                        url: url.clone(),
+                        reason,
+                    };
+                    fail(error.to_string())
                 })?;
                 let actual = Checksum::of(&bytes);
                 if actual.0 != checksum.0 {
@@ -661,12 +694,16 @@ impl Worker {
                 write(&workspace.input().join(&input.filename), &bytes)
                     .map_err(|e| Stop::Failed(ReplicateStatus::DataDownloadFailed, e))?;
             }
-            for url in &facts.params.input_files {
-                let bytes = fetch(url).await.map_err(|e| {
-                    Stop::Failed(
-                        ReplicateStatus::DataDownloadFailed,
-                        format!("input file: {e}"),
-                    )
+            // The input files of a replicate share one budget of bytes and time.
+            let mut budget = self.inputs.budget();
+            for (n, url) in facts.params.input_files.iter().enumerate() {
+                let bytes = self.inputs.fetch(url, &mut budget).await.map_err(|reason| {
+                    let error = crate::Error::Fetch {
+                        what: Fetched::InputFile(n + 1),
+                        url: url.clone(),
+                        reason,
+                    };
+                    fail(error.to_string())
                 })?;
                 write(
                     &workspace.input().join(TaskContext::input_file_name(url)),
