@@ -36,8 +36,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use crate::{
-    Checksum, DatasetInput, DealParams, Limits, Sandbox, TaskContext, Verdict, Workspace,
-    FetchPolicy, Fetched, Fetcher, archive_of, execute, journal::Journal,
+    Checksum, DatasetInput, DealParams, FetchPolicy, Fetched, Fetcher, Limits, Sandbox,
+    TaskContext, Verdict, Workspace, archive_of, execute, journal::Journal,
 };
 
 /// The worker's key. Its `Debug` does not print it.
@@ -674,42 +674,49 @@ impl Worker {
         if facts.dataset.is_some() || !facts.params.input_files.is_empty() {
             self.step(task, StatusUpdate::new(ReplicateStatus::DataDownloading))
                 .await?;
-            let fail = failed(ReplicateStatus::DataDownloadFailed);
+            let fail = |reason| Stop::Failed(ReplicateStatus::DataDownloadFailed, reason);
             if let (Some((address, url, checksum)), Some(input)) = (&facts.dataset, &dataset) {
                 let mut budget = self.assets.budget();
-                let bytes = self.assets.fetch(url, &mut budget).await.map_err(|reason| {
-                    let error = crate::Error::Fetch {
-                        what: Fetched::Dataset(*address),
-                        url: url.clone(),
-                        reason,
-                    };
-                    fail(error.to_string())
-                })?;
+                let bytes = self
+                    .assets
+                    .fetch(url, &mut budget)
+                    .await
+                    .map_err(|reason| {
+                        let error = crate::Error::Fetch {
+                            what: Fetched::Dataset(*address),
+                            url: url.clone(),
+                            reason,
+                        };
+                        fail(error.to_string())
+                    })?;
                 let actual = Checksum::of(&bytes);
                 if actual.0 != checksum.0 {
                     return Err(fail(format!(
                         "dataset {address} from {url} has sha256 {actual}, not its on-chain checksum {checksum}"
                     )));
                 }
-                write(&workspace.input().join(&input.filename), &bytes)
-                    .map_err(|e| Stop::Failed(ReplicateStatus::DataDownloadFailed, e))?;
+                write(&workspace.input().join(&input.filename), &bytes).map_err(fail)?;
             }
             // The input files of a replicate share one budget of bytes and time.
             let mut budget = self.inputs.budget();
             for (n, url) in facts.params.input_files.iter().enumerate() {
-                let bytes = self.inputs.fetch(url, &mut budget).await.map_err(|reason| {
-                    let error = crate::Error::Fetch {
-                        what: Fetched::InputFile(n + 1),
-                        url: url.clone(),
-                        reason,
-                    };
-                    fail(error.to_string())
-                })?;
+                let bytes = self
+                    .inputs
+                    .fetch(url, &mut budget)
+                    .await
+                    .map_err(|reason| {
+                        let error = crate::Error::Fetch {
+                            what: Fetched::InputFile(n + 1),
+                            url: url.clone(),
+                            reason,
+                        };
+                        fail(error.to_string())
+                    })?;
                 write(
                     &workspace.input().join(TaskContext::input_file_name(url)),
                     &bytes,
                 )
-                .map_err(|e| Stop::Failed(ReplicateStatus::DataDownloadFailed, e))?;
+                .map_err(fail)?;
             }
             self.step(task, StatusUpdate::new(ReplicateStatus::DataDownloaded))
                 .await?;

@@ -51,7 +51,9 @@ impl IpNetwork {
         let ip = canonical(ip);
         match (self.address, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
@@ -415,10 +417,25 @@ impl Fetcher {
 
     async fn get(&self, url: Url, limit: u64) -> Result<Vec<u8>, FetchError> {
         let mut response = self.client.get(url).send().await.map_err(transfer)?;
+        if response.status().is_redirection() {
+            // Left unfollowed by the client: a redirect to a scheme it does not follow
+            // (`file://`, ...), which is named as such.
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|location| location.to_str().ok())
+                .and_then(|location| response.url().join(location).ok());
+            if let Some(location) = location {
+                self.policy.check_url(&location, false)?;
+            }
+        }
         if !response.status().is_success() {
             return Err(FetchError::Status(response.status().as_u16()));
         }
-        if response.content_length().is_some_and(|length| length > limit) {
+        if response
+            .content_length()
+            .is_some_and(|length| length > limit)
+        {
             return Err(FetchError::TooLarge(limit));
         }
         let mut bytes = Vec::new();

@@ -359,6 +359,8 @@ fn scheduler_and_workers_killed_at_random_moments_lose_nothing() {
                 .join(format!("worker-{index}"))
                 .display()
                 .to_string(),
+            // The apps of `agora dev` are files on this machine.
+            "--allow-file-urls".into(),
         ];
         chain_args(&mut args);
         services.push(Service::new(

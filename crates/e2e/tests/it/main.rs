@@ -3,6 +3,7 @@
 
 mod api;
 mod forgers;
+mod inputs;
 mod net;
 mod pool;
 mod workerpool;

@@ -179,6 +179,8 @@ impl Net {
             self.dir.path().join(format!("worker-{i}")),
         );
         config.ask_wait = Duration::from_secs(2);
+        config.asset_fetch = agora_worker::FetchPolicy::local_development();
+        config.input_fetch = agora_worker::FetchPolicy::local_development();
         tune(&mut config);
         self.workers[i] = Some(
             agora_worker::daemon::spawn(config)
@@ -203,6 +205,19 @@ impl Net {
         orders.app.app = self.app;
         orders.request.app = self.app;
         orders.request.volume = U256::from(volume);
+        orders
+    }
+
+    /// Orders for the app at trust 1, volume 1, with `dataset` at the default dataset price.
+    pub(crate) fn orders_with_dataset(&self, dataset: Address, salt: u8) -> Orders {
+        let mut orders = self.orders(1, 1, salt);
+        let mut defaults = self.world.orders_with_dataset();
+        let mut order = defaults.dataset.take().expect("a dataset order");
+        order.dataset = dataset;
+        order.salt = B256::repeat_byte(salt);
+        orders.dataset = Some(order);
+        orders.request.dataset = dataset;
+        orders.request.datasetmaxprice = defaults.request.datasetmaxprice;
         orders
     }
 
