@@ -128,6 +128,9 @@ pub enum DaemonError {
     /// The RPC URL.
     #[error("bad RPC URL {0:?}")]
     RpcUrl(String),
+    /// The HTTP client that fetches apps, datasets and input files cannot be built.
+    #[error(transparent)]
+    Fetcher(crate::FetchError),
     /// The work directory.
     #[error("{path}: {source}")]
     Io {
@@ -259,11 +262,7 @@ pub async fn spawn(config: DaemonConfig) -> Result<DaemonHandle, DaemonError> {
 }
 
 fn fetch_client(reason: crate::FetchError) -> DaemonError {
-    DaemonError::Sandbox(crate::Error::Fetch {
-        what: Fetched::App,
-        url: String::new(),
-        reason,
-    })
+    DaemonError::Fetcher(reason)
 }
 
 /// The replicates a previous run left unfinished, the most urgent first.
@@ -380,6 +379,22 @@ enum Stop {
     Aborted(String),
     /// It failed here; the status and reason are reported.
     Failed(ReplicateStatus, String),
+}
+
+/// A failed fetch of `what` from `url` as the replicate's failure with `status`.
+fn fetch_failed(
+    status: ReplicateStatus,
+    what: Fetched,
+    url: &str,
+) -> impl FnOnce(crate::FetchError) -> Stop + '_ {
+    move |reason| {
+        let error = crate::Error::Fetch {
+            what,
+            url: url.to_string(),
+            reason,
+        };
+        Stop::Failed(status, error.to_string())
+    }
 }
 
 fn failed(status: ReplicateStatus) -> impl FnOnce(String) -> Stop {
@@ -647,14 +662,11 @@ impl Worker {
                     .assets
                     .fetch(url, &mut self.assets.budget())
                     .await
-                    .map_err(|reason| {
-                        let error = crate::Error::Fetch {
-                            what: Fetched::App,
-                            url: url.clone(),
-                            reason,
-                        };
-                        Stop::Failed(ReplicateStatus::AppDownloadFailed, error.to_string())
-                    })?;
+                    .map_err(fetch_failed(
+                        ReplicateStatus::AppDownloadFailed,
+                        Fetched::App,
+                        url,
+                    ))?;
                 let sandbox = self.sandbox.clone();
                 let checksum = facts.app_checksum;
                 tokio::task::spawn_blocking(move || sandbox.load_verified(&bytes, checksum))
@@ -681,14 +693,11 @@ impl Worker {
                     .assets
                     .fetch(url, &mut budget)
                     .await
-                    .map_err(|reason| {
-                        let error = crate::Error::Fetch {
-                            what: Fetched::Dataset(*address),
-                            url: url.clone(),
-                            reason,
-                        };
-                        fail(error.to_string())
-                    })?;
+                    .map_err(fetch_failed(
+                        ReplicateStatus::DataDownloadFailed,
+                        Fetched::Dataset(*address),
+                        url,
+                    ))?;
                 let actual = Checksum::of(&bytes);
                 if actual.0 != checksum.0 {
                     return Err(fail(format!(
@@ -704,14 +713,11 @@ impl Worker {
                     .inputs
                     .fetch(url, &mut budget)
                     .await
-                    .map_err(|reason| {
-                        let error = crate::Error::Fetch {
-                            what: Fetched::InputFile(n + 1),
-                            url: url.clone(),
-                            reason,
-                        };
-                        fail(error.to_string())
-                    })?;
+                    .map_err(fetch_failed(
+                        ReplicateStatus::DataDownloadFailed,
+                        Fetched::InputFile(n + 1),
+                        url,
+                    ))?;
                 write(
                     &workspace.input().join(TaskContext::input_file_name(url)),
                     &bytes,
