@@ -314,6 +314,7 @@ async fn ask(
                     chain_now,
                     &shared.config.result_store,
                     shared.config.failure_backoff,
+                    ask.holding.as_deref(),
                 )
             })?
         };

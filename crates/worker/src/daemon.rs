@@ -334,15 +334,28 @@ impl Worker {
                 _ = heartbeat.tick() => self.heartbeat().await,
                 permit = slots.clone().acquire_owned() => {
                     let Ok(permit) = permit else { return };
+                    // What it holds is read from the journal, where every replicate it was
+                    // given is written before the next ask.
+                    let holding = self.holding();
                     let ask = Ask {
                         free_slots: slots.available_permits() as u32 + 1,
                         wait_ms: self.config.ask_wait.as_millis() as u64,
+                        holding: holding.clone(),
                     };
                     let asked = self.post::<_, Assignment>(api::ASK, &ask).await;
                     if asked.is_ok() {
                         unreachable.reached(&self.config.scheduler);
                     }
                     match asked {
+                        Ok(Some(assignment))
+                            if holding
+                                .as_ref()
+                                .is_some_and(|h| h.contains(&assignment.task_id)) =>
+                        {
+                            // Already running here: a second run would contribute twice.
+                            tracing::warn!(target: "agora::worker", task_id = %assignment.task_id, "the scheduler gave a replicate this worker already runs; ignored");
+                            drop(permit);
+                        }
                         Ok(Some(assignment)) => {
                             let state = ReplicateState {
                                 assignment,
@@ -351,9 +364,9 @@ impl Worker {
                                 callback_data: None,
                                 resumed: false,
                             };
+                            self.save(&state).await;
                             let worker = self.clone();
                             running.spawn(async move {
-                                worker.save(&state).await;
                                 worker.run(state).await;
                                 drop(permit);
                             });
@@ -1002,15 +1015,22 @@ impl Worker {
 
     // ---- The scheduler ----
 
+    /// The tasks of the replicates in the journal, or `None` when it cannot be read.
+    fn holding(&self) -> Option<Vec<TaskId>> {
+        match self.journal.all::<ReplicateState>() {
+            Ok(states) => Some(states.into_iter().map(|s| s.assignment.task_id).collect()),
+            Err(e) => {
+                tracing::warn!(target: "agora::worker", error = %e, "cannot read the journal");
+                None
+            }
+        }
+    }
+
     /// Tells the scheduler the worker is alive and which replicates it runs (those in its
     /// journal). Sent once: the next beat comes soon.
     async fn heartbeat(&self) {
-        let running = match self.journal.all::<ReplicateState>() {
-            Ok(states) => states.into_iter().map(|s| s.assignment.task_id).collect(),
-            Err(e) => {
-                tracing::warn!(target: "agora::worker", error = %e, "cannot read the journal for the heartbeat");
-                return;
-            }
+        let Some(running) = self.holding() else {
+            return;
         };
         let beat = api::Heartbeat { running };
         if let Err(e) = self

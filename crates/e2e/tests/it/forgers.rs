@@ -93,25 +93,34 @@ impl Hostile {
         }
     }
 
+    /// One ask, saying it holds `holding` when `Some`: the replicate given, if any.
+    async fn ask(&self, net: &Net, holding: Option<Vec<TaskId>>) -> Option<Assignment> {
+        let response = net
+            .http
+            .post(format!("{}{}", net.scheduler_url(), api::ASK))
+            .bearer_auth(&self.token)
+            .json(&Ask {
+                free_slots: 1,
+                wait_ms: 1_000,
+                holding,
+            })
+            .send()
+            .await
+            .expect("the scheduler answers");
+        if response.status() == 200 {
+            return Some(response.json().await.expect("an assignment"));
+        }
+        assert_eq!(response.status(), 204, "an ask is answered 200 or 204");
+        None
+    }
+
     /// Asks until the scheduler gives it a replicate.
     async fn replicate(&self, net: &Net) -> Assignment {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            let response = net
-                .http
-                .post(format!("{}{}", net.scheduler_url(), api::ASK))
-                .bearer_auth(&self.token)
-                .json(&Ask {
-                    free_slots: 1,
-                    wait_ms: 1_000,
-                })
-                .send()
-                .await
-                .expect("the scheduler answers");
-            if response.status() == 200 {
-                return response.json().await.expect("an assignment");
+            if let Some(assignment) = self.ask(net, None).await {
+                return assignment;
             }
-            assert_eq!(response.status(), 204, "an ask is answered 200 or 204");
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "worker {} got no replicate in {PATIENCE:?}",
@@ -256,5 +265,41 @@ async fn three_workers_that_forge_archives_cannot_freeze_a_task_or_the_pool() {
     let next = net.deal(&net.orders(1, 1, 0x73)).await.task(U256::ZERO);
     net.until_chain_status(next, COMPLETED).await;
     assert_honest_archive_stored(&net, next).await;
+    net.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replicate_whose_answer_was_lost_is_given_again_to_its_worker() {
+    let mut net = Net::start(HELLO).await;
+    let deal = net.deal(&net.orders(1, 1, 0x74)).await;
+    let task = deal.task(U256::ZERO);
+    // Worker 2 is given the task's replicate, then asks again saying it holds nothing, as a
+    // worker killed before it wrote the replicate down does.
+    let worker = Hostile::login(&net, 2).await;
+    let given = worker.replicate(&net).await;
+    assert_eq!(given.task_id, task);
+    let again = worker
+        .ask(&net, Some(Vec::new()))
+        .await
+        .expect("the replicate it does not hold is given again");
+    assert_eq!(
+        again, given,
+        "the same replicate, with the same authorization"
+    );
+    // Holding it, it is given nothing new: trust 1 needs no second replicate.
+    assert_eq!(worker.ask(&net, Some(vec![task])).await, None);
+    let view = net.view(task).await.expect("the scheduler knows the task");
+    assert!(
+        view.history.iter().any(|e| e
+            .reason
+            .contains("given again: the worker does not hold it")),
+        "{view:#?}"
+    );
+
+    // The real worker 2, with an empty journal, takes it back and completes the task.
+    net.start_worker(2, false).await;
+    net.until_chain_status(task, COMPLETED).await;
+    net.until_status(task, TaskStatus::Completed).await;
+    assert_honest_archive_stored(&net, task).await;
     net.stop().await;
 }
