@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::{
     conn::{Conn, rlc},
-    dev::{DevNet, Ports, print_info, role},
+    dev::{self, print_info, requester},
     run::{self, Request},
 };
 
@@ -48,24 +48,26 @@ struct Report {
 pub(crate) async fn run(args: Args) -> Result<()> {
     let started = std::time::Instant::now();
     let work = tempfile::tempdir().context("cannot create a temporary directory")?;
-    let net = DevNet::start(None, Ports::ANY, work.path()).await?;
+    let net = dev::start(agora_network::Config {
+        data_dir: None,
+        ports: agora_network::Ports::ANY,
+        ..agora_network::Config::dev(work.path())
+    })
+    .await?;
     if !args.json {
         print_info(&net.info, false);
     }
     let outcome = async {
-        let requester = &net.info.accounts[role::REQUESTER];
-        let key = agora_chain::derive_dev_accounts(agora_chain::DEV_MNEMONIC, role::ACCOUNTS)
-            .context("the dev mnemonic")?[role::REQUESTER]
-            .signer();
-        debug_assert_eq!(key.address(), requester.address);
+        let index = requester();
+        let account = net
+            .account(index)
+            .context("the dev network has no requester account")?;
+        let key = account.signer();
+        let requester = &net.info.accounts[index];
         let conn = Conn::connect(&net.info.rpc_url, net.info.hub, key).await?;
         eprintln!(
             "agora demo: requesting app {} with args {:?} at trust {}, as account {} ({})",
-            net.info.app,
-            args.args,
-            args.trust,
-            role::REQUESTER,
-            requester.address
+            net.info.app, args.args, args.trust, index, requester.address
         );
         let request = Request {
             app: net.info.app,

@@ -1109,22 +1109,22 @@ pub(crate) fn assign(
         result_store: result_store.to_string(),
         contribution_deadline: task.contribution_deadline,
     };
-    if let Some(holding) = holding {
-        if let Some((task, authorization)) = undelivered(tx, worker, holding, chain_now)? {
-            tx.execute(
-                // Not `assigned_ms`: asking again does not win a worker more time.
-                "UPDATE replicates SET updated_ms = ?3 WHERE task_id = ?1 AND worker = ?2",
-                params![hx(task.task), hx(worker), now_ms()],
-            )?;
-            note(
-                tx,
-                task.task,
-                Some(worker),
-                ReplicateStatus::Assigned.as_str(),
-                "given again: the worker does not hold it (the answer to its ask was lost)",
-            )?;
-            return Ok(Some(assignment(&task, authorization)));
-        }
+    if let Some(holding) = holding
+        && let Some((task, authorization)) = undelivered(tx, worker, holding, chain_now)?
+    {
+        tx.execute(
+            // Not `assigned_ms`: asking again does not win a worker more time.
+            "UPDATE replicates SET updated_ms = ?3 WHERE task_id = ?1 AND worker = ?2",
+            params![hx(task.task), hx(worker), now_ms()],
+        )?;
+        note(
+            tx,
+            task.task,
+            Some(worker),
+            ReplicateStatus::Assigned.as_str(),
+            "given again: the worker does not hold it (the answer to its ask was lost)",
+        )?;
+        return Ok(Some(assignment(&task, authorization)));
     }
     if resting(tx, worker, backoff, now_ms())?.is_some() {
         return Ok(None);

@@ -93,6 +93,8 @@ pub enum Node {
     Embedded(Handle),
     /// The reference node, to which the protocol was sent as ordinary transactions.
     Anvil(crate::Anvil),
+    /// A chain someone else runs (an `agora-network`), at this URL.
+    External,
 }
 
 /// The chain, the hub under test and the assets.
@@ -148,6 +150,41 @@ impl World {
         Self::setup(Node::Anvil(anvil), deployment, hub).await
     }
 
+    /// A world on a chain already running at `url` with the protocol at genesis, whose
+    /// accounts were funded by whoever started it: its app and workerpool are `app` and
+    /// `workerpool`; a dataset is created for [`DATASET_OWNER`].
+    pub async fn attach(url: &str, app: Address, workerpool: Address) -> Self {
+        let accounts = dev_accounts();
+        let deployment = Deployment::predict(accounts[DEPLOYER].address);
+        let hub = deployment.hub;
+        let chain_id = provider(url, &accounts[DEPLOYER])
+            .get_chain_id()
+            .await
+            .expect("chain id");
+        let mut world = Self {
+            node: Node::External,
+            url: url.to_string(),
+            accounts,
+            deployment,
+            hub,
+            domain: Domain::new(chain_id, hub),
+            assets: Assets {
+                app,
+                dataset: Address::ZERO,
+                workerpool,
+            },
+        };
+        world.assets.dataset = world
+            .create_dataset(
+                DATASET_OWNER,
+                "data",
+                "file:///data/d.bin",
+                keccak256(b"data"),
+            )
+            .await;
+        world
+    }
+
     async fn start_with(hub: Option<Address>) -> Self {
         let (handle, deployment) = Self::chain().await;
         let hub = hub.unwrap_or(deployment.hub);
@@ -162,6 +199,7 @@ impl World {
         let url = match &node {
             Node::Embedded(handle) => handle.http_url().to_string(),
             Node::Anvil(anvil) => anvil.url().to_string(),
+            Node::External => panic!("a world on an external chain is attached, not set up"),
         };
         let accounts = dev_accounts();
         let chain_id = provider(&url, &accounts[DEPLOYER])

@@ -111,8 +111,10 @@ fn a_runaway_app_is_stopped_with_a_named_reason() {
     let output = agora(&["examples/wat/loop.wat", "--max-time", "1"]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8(output.stderr).unwrap();
+    // Fuel is sized from the time limit; on a loaded machine the clock may stop it first.
     assert!(
-        stderr.contains("error: no result: the app stopped: out of fuel"),
+        stderr.contains("error: no result: the app stopped: out of fuel")
+            || stderr.contains("error: no result: the app stopped: deadline"),
         "{stderr}"
     );
     let output = agora(&["examples/wat/memory_bomb.wat", "--memory", "8"]);

@@ -1,13 +1,15 @@
-//! A workerpool on a fresh market: the [`World`] of agora-testkit, a result store, a scheduler
-//! for the world's workerpool and workers, each startable and killable.
+//! A workerpool on a fresh market: the network `agora dev` starts (agora-network, in memory,
+//! free ports, no market, no worker yet) with the accounts of agora-testkit's [`World`], which
+//! the scenarios use to match orders and read the chain; its scheduler and workers each
+//! startable and killable.
 
 use std::{path::PathBuf, time::Duration};
 
 use agora_api::scheduler::{TaskStatus, TaskView};
+use agora_network::{AppModule, Config, Funding, Network, Roles};
 use agora_primitives::{DealId, TaskId};
-use agora_testkit::market::{Orders, SCHEDULER, WORKERS, World};
+use agora_testkit::market::{APP_OWNER, DEPLOYER, Orders, REQUESTER, SCHEDULER, WORKERS, World};
 use alloy::primitives::{Address, B256, U256};
-use sha2::{Digest, Sha256};
 
 /// How long a scenario may wait for a state.
 pub(crate) const PATIENCE: Duration = Duration::from_secs(60);
@@ -15,18 +17,18 @@ pub(crate) const PATIENCE: Duration = Duration::from_secs(60);
 /// The network under test.
 pub(crate) struct Net {
     pub(crate) world: World,
+    pub(crate) network: Network,
+    /// The services' files (the scheduler's database, the workers' journals).
     pub(crate) dir: tempfile::TempDir,
-    pub(crate) results: Option<agora_results::Handle>,
-    pub(crate) scheduler: Option<agora_scheduler::Handle>,
-    pub(crate) workers: Vec<Option<agora_worker::daemon::DaemonHandle>>,
     /// The app every deal runs.
     pub(crate) app: Address,
     pub(crate) http: reqwest::Client,
-    /// Changes to the scheduler's configuration.
+    /// Changes to the scheduler's configuration, applied at each start.
     pub(crate) tune: fn(&mut agora_scheduler::Config),
-    /// Where the scheduler listens (the same port across restarts, as the workers know it).
-    pub(crate) scheduler_listen: Option<std::net::SocketAddr>,
 }
+
+/// How many dev accounts the world's actors use.
+const ACCOUNTS: u32 = 12;
 
 /// The workspace's file `path`.
 pub(crate) fn workspace_file(path: &str) -> PathBuf {
@@ -77,86 +79,74 @@ impl Net {
     }
 
     pub(crate) async fn start_tuned(module: &str, tune: fn(&mut agora_scheduler::Config)) -> Self {
-        let world = World::start().await;
-        let path = workspace_file(module);
-        let bytes = std::fs::read(&path).expect("the app module");
-        let checksum = B256::from(<[u8; 32]>::from(Sha256::digest(&bytes)));
-        let url = format!("file://{}", path.canonicalize().expect("a path").display());
-        let app = world
-            .create_app(agora_testkit::market::APP_OWNER, "app", &url, checksum)
-            .await;
+        let wasm = std::fs::read(workspace_file(module)).expect("the app module");
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let results = agora_results::serve(agora_results::Config {
-            dir: dir.path().join("results"),
-            listen: "127.0.0.1:0".parse().expect("an address"),
-            rpc_url: world.url().to_string(),
-            hub: world.hub,
-            public_url: None,
-            max_bytes: 16 << 20,
-        })
-        .await
-        .expect("the result store starts");
-        let mut net = Self {
+        let config = Config {
+            accounts: ACCOUNTS,
+            roles: Roles {
+                admin: DEPLOYER,
+                app_developer: APP_OWNER,
+                scheduler: SCHEDULER,
+                workers: WORKERS.to_vec(),
+                requester: REQUESTER,
+            },
+            // As World::start: every actor 1,000 RLC, 500 of it deposited.
+            funding: Funding {
+                given_rlc: 1_000,
+                deposited_rlc: 500,
+                depositors: Some((0..ACCOUNTS as usize).collect()),
+            },
+            app: AppModule {
+                name: "app".into(),
+                wasm,
+            },
+            market: false,
+            workers_started: 0,
+            results_max_bytes: 16 << 20,
+            ..Config::test(dir.path())
+        };
+        let mut network = agora_network::spawn(config)
+            .await
+            .expect("the network starts");
+        network.kill_scheduler().await;
+        network
+            .start_scheduler_with(tune)
+            .await
+            .expect("the scheduler starts");
+        let world = World::attach(
+            &network.info.rpc_url,
+            network.info.app,
+            network.info.workerpool,
+        )
+        .await;
+        Self {
             world,
+            app: network.info.app,
+            network,
             dir,
-            results: Some(results),
-            scheduler: None,
-            workers: (0..WORKERS.len()).map(|_| None).collect(),
-            app,
             http: reqwest::Client::new(),
             tune,
-            scheduler_listen: None,
-        };
-        net.start_scheduler().await;
-        net
+        }
     }
 
     pub(crate) fn results_url(&self) -> String {
-        self.results
-            .as_ref()
-            .expect("the result store runs")
-            .url()
-            .to_string()
+        self.network.info.results_url.clone()
     }
 
     pub(crate) fn scheduler_url(&self) -> String {
-        self.scheduler
-            .as_ref()
-            .expect("the scheduler runs")
-            .url()
-            .to_string()
+        self.network.info.scheduler_url.clone()
     }
 
+    /// Starts the scheduler again (on its port), with [`Net::tune`].
     pub(crate) async fn start_scheduler(&mut self) {
-        let mut config = agora_scheduler::Config::test(
-            self.world.url(),
-            self.world.hub,
-            self.world.assets.workerpool,
-            self.world.signer(SCHEDULER),
-            self.dir.path().join("scheduler.db"),
-            self.results_url(),
-        );
-        (self.tune)(&mut config);
-        if let Some(listen) = self.scheduler_listen {
-            config.listen = listen;
-        }
-        let scheduler = agora_scheduler::spawn(config)
+        self.network
+            .start_scheduler_with(self.tune)
             .await
             .expect("the scheduler starts");
-        self.scheduler_listen = Some(
-            scheduler
-                .url()
-                .trim_start_matches("http://")
-                .parse()
-                .expect("an address"),
-        );
-        self.scheduler = Some(scheduler);
     }
 
     pub(crate) async fn kill_scheduler(&mut self) {
-        if let Some(scheduler) = self.scheduler.take() {
-            scheduler.kill().await;
-        }
+        self.network.kill_scheduler().await;
     }
 
     /// Starts worker `i` (dev account `WORKERS[i]`); a `faulty` one contributes wrong results.
@@ -171,32 +161,23 @@ impl Net {
         i: usize,
         tune: impl FnOnce(&mut agora_worker::daemon::DaemonConfig),
     ) {
-        let mut config = agora_worker::daemon::DaemonConfig::new(
-            self.scheduler_url(),
-            self.world.url(),
-            self.world.hub,
-            self.world.signer(WORKERS[i]),
-            self.dir.path().join(format!("worker-{i}")),
-        );
-        config.ask_wait = Duration::from_secs(2);
-        config.asset_fetch = agora_worker::FetchPolicy::local_development();
-        config.input_fetch = agora_worker::FetchPolicy::local_development();
-        tune(&mut config);
-        self.workers[i] = Some(
-            agora_worker::daemon::spawn(config)
-                .await
-                .expect("the worker starts"),
-        );
+        self.network
+            .start_worker_with(i, tune)
+            .await
+            .expect("the worker starts");
     }
 
     pub(crate) async fn kill_worker(&mut self, i: usize) {
-        if let Some(worker) = self.workers[i].take() {
-            worker.kill().await;
-        }
+        self.network.kill_worker(i).await;
     }
 
     pub(crate) fn worker(&self, i: usize) -> &agora_worker::daemon::DaemonHandle {
-        self.workers[i].as_ref().expect("the worker runs")
+        self.network.worker(i).expect("the worker runs")
+    }
+
+    /// Where worker `i` keeps its files.
+    pub(crate) fn worker_dir(&self, i: usize) -> PathBuf {
+        self.dir.path().join(format!("worker-{}", WORKERS[i]))
     }
 
     /// The world's default orders for this app, at `trust`, for `volume` tasks.
@@ -317,15 +298,8 @@ impl Net {
         response.bytes().await.expect("the archive").to_vec()
     }
 
-    pub(crate) async fn stop(mut self) {
-        for i in 0..self.workers.len() {
-            self.kill_worker(i).await;
-        }
-        self.kill_scheduler().await;
-        if let Some(results) = self.results.take() {
-            results.shutdown().await;
-        }
-        self.world.shutdown().await;
+    pub(crate) async fn stop(self) {
+        self.network.stop().await;
     }
 }
 

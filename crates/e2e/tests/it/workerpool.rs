@@ -461,7 +461,7 @@ async fn contribute_then_kill_worker(net: &mut Net, task: agora_primitives::Task
     })
     .await;
     net.kill_scheduler().await;
-    let journal = net.dir.path().join(format!("worker-{i}/worker.db"));
+    let journal = net.worker_dir(i).join("worker.db");
     let deadline = tokio::time::Instant::now() + crate::net::PATIENCE;
     loop {
         // The worker's journal, read as anyone can read it: a SQLite file.
