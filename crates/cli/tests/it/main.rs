@@ -4,6 +4,7 @@
 
 mod app;
 mod chain;
+mod fresh_worker;
 mod kill;
 mod network;
 mod order;
