@@ -19,6 +19,7 @@ mod journal;
 mod replicate;
 mod result;
 mod sandbox;
+mod shim;
 mod task;
 
 pub use checksum::{BadChecksum, Checksum};

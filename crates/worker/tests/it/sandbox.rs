@@ -51,6 +51,7 @@ fn small_limits() -> Limits {
         memory: 16 << 20,
         wall_clock: Duration::from_secs(20),
         output: 1 << 20,
+        entries: 100,
         log: 4096,
     }
 }
