@@ -80,6 +80,12 @@ pub struct Ask {
     pub free_slots: u32,
     /// How long the scheduler may hold the request when it has nothing to give, in ms.
     pub wait_ms: u64,
+    /// The tasks of the replicates it holds, when it says. A replicate the scheduler gave it
+    /// that is not among them never reached it (the answer was lost, or it was killed before
+    /// writing it down): the scheduler gives that one again before anything new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub holding: Option<Vec<TaskId>>,
 }
 
 /// A worker saying it is alive, with the replicates it is running: it sends one every few

@@ -62,7 +62,8 @@ pub(crate) struct DeployArgs {
     #[arg(long)]
     name: String,
     /// Where workers fetch it (app, dataset): file://, http:// or https://. Default with
-    /// --file: that file's file:// URL (for workers on this machine).
+    /// --file: that file's file:// URL (for workers on this machine started with
+    /// --allow-file-urls, as `agora dev`'s are).
     #[arg(long)]
     url: Option<String>,
     /// The file itself (app, dataset), to compute its sha256 checksum.

@@ -293,6 +293,9 @@ impl DevNet {
                 work.join(format!("worker-{index}")),
             );
             config.ask_wait = Duration::from_secs(5);
+            // One machine: apps, datasets and input files are files and loopback URLs.
+            config.asset_fetch = agora_worker::FetchPolicy::local_development();
+            config.input_fetch = agora_worker::FetchPolicy::local_development();
             workers.push(
                 agora_worker::daemon::spawn(config)
                     .await

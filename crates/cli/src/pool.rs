@@ -152,9 +152,33 @@ pub(crate) struct WorkerArgs {
     /// How many replicates run at once.
     #[arg(long, default_value_t = 2, env = "AGORA_WORKER_SLOTS")]
     slots: usize,
+    /// Read file:// URLs (apps, datasets, input files) from this machine's disk. For a
+    /// worker in local development only: any requester could read any file the worker can.
+    #[arg(long, env = "AGORA_WORKER_ALLOW_FILE_URLS")]
+    allow_file_urls: bool,
+    /// A network that is not public (loopback, private, link-local, ...) the worker may
+    /// still fetch from, as 10.1.0.0/16 or fd00::/8; repeat it, or separate with commas.
+    /// Public addresses are always allowed; by default nothing else is.
+    #[arg(
+        long = "allow-network",
+        value_name = "CIDR",
+        value_delimiter = ',',
+        env = "AGORA_WORKER_ALLOW_NETWORKS"
+    )]
+    allow_networks: Vec<agora_worker::IpNetwork>,
     /// Print where the service runs as one JSON object on stdout once it is up.
     #[arg(long)]
     json: bool,
+}
+
+/// What a worker fetches from, in words.
+fn fetches(files: bool, networks: &[agora_worker::IpNetwork]) -> String {
+    let mut from = vec!["public http(s)".to_string()];
+    from.extend(networks.iter().map(ToString::to_string));
+    if files {
+        from.push("file:// URLs".into());
+    }
+    from.join(", ")
 }
 
 fn home(sub: &str) -> Result<PathBuf> {
@@ -276,21 +300,31 @@ pub(crate) async fn worker(args: WorkerArgs) -> Result<()> {
         dir.clone(),
     );
     config.slots = args.slots;
+    let policy = agora_worker::FetchPolicy {
+        allow_file_urls: args.allow_file_urls,
+        allowed_networks: args.allow_networks.clone(),
+        ..agora_worker::FetchPolicy::default()
+    };
+    config.asset_fetch = policy.clone();
+    config.input_fetch = policy;
     let handle = agora_worker::daemon::spawn(config)
         .await
         .context("cannot start the worker")?;
     started(
         args.json,
         format!(
-            "worker {address} for {scheduler} ({} slots, in {})",
+            "worker {address} for {scheduler} ({} slots, in {}; fetches {})",
             args.slots,
-            dir.display()
+            dir.display(),
+            fetches(args.allow_file_urls, &args.allow_networks),
         ),
         serde_json::json!({
             "address": address,
             "scheduler": scheduler,
             "slots": args.slots,
             "dir": dir,
+            "allowFileUrls": args.allow_file_urls,
+            "allowNetworks": args.allow_networks.iter().map(ToString::to_string).collect::<Vec<_>>(),
         }),
     );
     until_interrupted().await?;

@@ -81,7 +81,7 @@ fn params(request: &Request) -> Result<String> {
 }
 
 /// An input file as a URL: URLs as they are, local paths as `file://` URLs (for workers on
-/// this machine).
+/// this machine started with `--allow-file-urls`, as `agora dev`'s are).
 fn input_url(file: &str) -> Result<String> {
     if file.contains("://") {
         return Ok(file.to_string());
@@ -531,7 +531,9 @@ pub(crate) struct Args {
     /// The app's arguments (`iexec_args`).
     #[arg(long)]
     args: Option<String>,
-    /// An input file, a URL or a local path (repeat for several).
+    /// An input file, a URL or a local path (repeat for several). A local path is sent as a
+    /// file:// URL, which only workers started with --allow-file-urls (as `agora dev`'s are)
+    /// read; workers elsewhere fetch public http(s) URLs only.
     #[arg(long = "input-file", value_name = "URL|PATH")]
     input_files: Vec<String>,
     /// The trust the result needs (above 1, several workers compute it and must agree).

@@ -59,16 +59,16 @@ async fn unknown_path(uri: axum::http::Uri) -> Refusal {
     )
 }
 
-/// A JSON body that could not be read: too large (413), or not what the endpoint takes.
+/// A JSON body that could not be read: too large (413), or not what the endpoint takes (400,
+/// as documented, where axum would say 415 or 422).
 fn bad_body(e: JsonRejection) -> Refusal {
-    let status = e.status();
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         return refuse(
-            status,
+            StatusCode::PAYLOAD_TOO_LARGE,
             format!("the body is larger than the {MAX_BODY} bytes a request may carry"),
         );
     }
-    refuse(status, e.body_text())
+    refuse(StatusCode::BAD_REQUEST, e.body_text())
 }
 
 /// A task id in the path that is not one.
@@ -314,6 +314,7 @@ async fn ask(
                     chain_now,
                     &shared.config.result_store,
                     shared.config.failure_backoff,
+                    ask.holding.as_deref(),
                 )
             })?
         };

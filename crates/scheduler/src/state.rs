@@ -1098,10 +1098,8 @@ pub(crate) fn assign(
     chain_now: u64,
     result_store: &str,
     backoff: Duration,
+    holding: Option<&[TaskId]>,
 ) -> Result<Option<Assignment>> {
-    if resting(tx, worker, backoff, now_ms())?.is_some() {
-        return Ok(None);
-    }
     let assignment = |task: &TaskRow, authorization: Vec<u8>| Assignment {
         task_id: task.task,
         deal_id: task.deal,
@@ -1111,6 +1109,26 @@ pub(crate) fn assign(
         result_store: result_store.to_string(),
         contribution_deadline: task.contribution_deadline,
     };
+    if let Some(holding) = holding {
+        if let Some((task, authorization)) = undelivered(tx, worker, holding, chain_now)? {
+            tx.execute(
+                // Not `assigned_ms`: asking again does not win a worker more time.
+                "UPDATE replicates SET updated_ms = ?3 WHERE task_id = ?1 AND worker = ?2",
+                params![hx(task.task), hx(worker), now_ms()],
+            )?;
+            note(
+                tx,
+                task.task,
+                Some(worker),
+                ReplicateStatus::Assigned.as_str(),
+                "given again: the worker does not hold it (the answer to its ask was lost)",
+            )?;
+            return Ok(Some(assignment(&task, authorization)));
+        }
+    }
+    if resting(tx, worker, backoff, now_ms())?.is_some() {
+        return Ok(None);
+    }
     for task in tasks_open_to(tx, worker, chain_now)? {
         let all = replicates(tx, task.task)?;
         let mut contributed = Vec::new();
@@ -1162,6 +1180,37 @@ pub(crate) fn assign(
             )?;
         }
         return Ok(Some(assignment(&task, authorization.to_vec())));
+    }
+    Ok(None)
+}
+
+/// A replicate given to `worker` that it never reported on and does not hold (`holding`, its
+/// own word): the answer to its ask did not reach it. Only one still able to contribute.
+fn undelivered(
+    tx: &Transaction<'_>,
+    worker: Address,
+    holding: &[TaskId],
+    chain_now: u64,
+) -> Result<Option<(TaskRow, Vec<u8>)>> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT r.task_id, r.authorization FROM replicates r JOIN tasks t ON t.task_id = r.task_id
+         WHERE r.worker = ?1 AND r.status = 'ASSIGNED' AND r.contributed = 0
+           AND t.status IN ('INITIALIZED', 'RUNNING') AND t.contribution_deadline > ?2
+         ORDER BY r.assigned_ms",
+    )?;
+    let given: Vec<(String, Vec<u8>)> = stmt
+        .query_map(params![hx(worker), chain_now], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for (task, authorization) in given {
+        let task = TaskId::new(b256(&task)?);
+        if holding.contains(&task) {
+            continue;
+        }
+        if let Some(row) = load_task(tx, task)? {
+            return Ok(Some((row, authorization)));
+        }
     }
     Ok(None)
 }
@@ -1451,7 +1500,7 @@ mod tests {
 
     fn give(db: &Db, worker: Address, backoff: Duration) -> Option<Assignment> {
         let key = PrivateKeySigner::random();
-        db.with(|tx| assign(tx, worker, &key, NOW, "http://127.0.0.1:1", backoff))
+        db.with(|tx| assign(tx, worker, &key, NOW, "http://127.0.0.1:1", backoff, None))
             .unwrap()
     }
 

@@ -36,8 +36,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use crate::{
-    Checksum, DatasetInput, DealParams, Limits, Sandbox, TaskContext, Verdict, Workspace,
-    archive_of, execute, fetch, journal::Journal,
+    Checksum, DatasetInput, DealParams, FetchPolicy, Fetched, Fetcher, Limits, Sandbox,
+    TaskContext, Verdict, Workspace, archive_of, execute, journal::Journal,
 };
 
 /// The worker's key. Its `Debug` does not print it.
@@ -67,6 +67,12 @@ pub struct DaemonConfig {
     pub slots: usize,
     /// How long one request to the scheduler may wait for work.
     pub ask_wait: Duration,
+    /// What the app's module and the dataset may be fetched from (both are then checked
+    /// against their on-chain checksum). Default: public http(s) only.
+    pub asset_fetch: FetchPolicy,
+    /// What the requester's input files may be fetched from (nothing checks them). Default:
+    /// public http(s) only.
+    pub input_fetch: FetchPolicy,
     /// For drills and tests only: contribute a wrong result (a saboteur). Only in a worker
     /// built with the `saboteur` feature, which the end-to-end tests enable and no release
     /// does.
@@ -91,6 +97,8 @@ impl DaemonConfig {
             work_dir,
             slots: 2,
             ask_wait: Duration::from_secs(10),
+            asset_fetch: FetchPolicy::default(),
+            input_fetch: FetchPolicy::default(),
             #[cfg(feature = "saboteur")]
             faulty: false,
         }
@@ -120,6 +128,9 @@ pub enum DaemonError {
     /// The RPC URL.
     #[error("bad RPC URL {0:?}")]
     RpcUrl(String),
+    /// The HTTP client that fetches apps, datasets and input files cannot be built.
+    #[error(transparent)]
+    Fetcher(crate::FetchError),
     /// The work directory.
     #[error("{path}: {source}")]
     Io {
@@ -195,6 +206,8 @@ struct Worker {
     provider: DynProvider,
     hub: Hub::HubInstance<DynProvider>,
     sandbox: Arc<Sandbox>,
+    assets: Fetcher,
+    inputs: Fetcher,
     session: tokio::sync::Mutex<Option<String>>,
     /// The next nonce, once known; held while a transaction is sent, so that the worker's
     /// transactions reach the node in nonce order.
@@ -231,6 +244,8 @@ pub async fn spawn(config: DaemonConfig) -> Result<DaemonHandle, DaemonError> {
         hub: Hub::new(config.hub, provider.clone()),
         provider,
         sandbox: Arc::new(sandbox),
+        assets: Fetcher::new(config.asset_fetch.clone()).map_err(fetch_client)?,
+        inputs: Fetcher::new(config.input_fetch.clone()).map_err(fetch_client)?,
         session: tokio::sync::Mutex::new(None),
         nonce: tokio::sync::Mutex::new(None),
         deals: std::sync::Mutex::new(std::collections::HashMap::new()),
@@ -244,6 +259,10 @@ pub async fn spawn(config: DaemonConfig) -> Result<DaemonHandle, DaemonError> {
         stats,
         main,
     })
+}
+
+fn fetch_client(reason: crate::FetchError) -> DaemonError {
+    DaemonError::Fetcher(reason)
 }
 
 /// The replicates a previous run left unfinished, the most urgent first.
@@ -315,15 +334,28 @@ impl Worker {
                 _ = heartbeat.tick() => self.heartbeat().await,
                 permit = slots.clone().acquire_owned() => {
                     let Ok(permit) = permit else { return };
+                    // What it holds is read from the journal, where every replicate it was
+                    // given is written before the next ask.
+                    let holding = self.holding();
                     let ask = Ask {
                         free_slots: slots.available_permits() as u32 + 1,
                         wait_ms: self.config.ask_wait.as_millis() as u64,
+                        holding: holding.clone(),
                     };
                     let asked = self.post::<_, Assignment>(api::ASK, &ask).await;
                     if asked.is_ok() {
                         unreachable.reached(&self.config.scheduler);
                     }
                     match asked {
+                        Ok(Some(assignment))
+                            if holding
+                                .as_ref()
+                                .is_some_and(|h| h.contains(&assignment.task_id)) =>
+                        {
+                            // Already running here: a second run would contribute twice.
+                            tracing::warn!(target: "agora::worker", task_id = %assignment.task_id, "the scheduler gave a replicate this worker already runs; ignored");
+                            drop(permit);
+                        }
                         Ok(Some(assignment)) => {
                             let state = ReplicateState {
                                 assignment,
@@ -332,9 +364,9 @@ impl Worker {
                                 callback_data: None,
                                 resumed: false,
                             };
+                            self.save(&state).await;
                             let worker = self.clone();
                             running.spawn(async move {
-                                worker.save(&state).await;
                                 worker.run(state).await;
                                 drop(permit);
                             });
@@ -360,6 +392,22 @@ enum Stop {
     Aborted(String),
     /// It failed here; the status and reason are reported.
     Failed(ReplicateStatus, String),
+}
+
+/// A failed fetch of `what` from `url` as the replicate's failure with `status`.
+fn fetch_failed(
+    status: ReplicateStatus,
+    what: Fetched,
+    url: &str,
+) -> impl FnOnce(crate::FetchError) -> Stop + '_ {
+    move |reason| {
+        let error = crate::Error::Fetch {
+            what,
+            url: url.to_string(),
+            reason,
+        };
+        Stop::Failed(status, error.to_string())
+    }
 }
 
 fn failed(status: ReplicateStatus) -> impl FnOnce(String) -> Stop {
@@ -622,9 +670,16 @@ impl Worker {
         let app = match self.sandbox.cached(&facts.app_checksum) {
             Some(app) => app,
             None => {
-                let bytes = fetch(&facts.app_url)
+                let url = &facts.app_url;
+                let bytes = self
+                    .assets
+                    .fetch(url, &mut self.assets.budget())
                     .await
-                    .map_err(|e| Stop::Failed(ReplicateStatus::AppDownloadFailed, e.to_string()))?;
+                    .map_err(fetch_failed(
+                        ReplicateStatus::AppDownloadFailed,
+                        Fetched::App,
+                        url,
+                    ))?;
                 let sandbox = self.sandbox.clone();
                 let checksum = facts.app_checksum;
                 tokio::task::spawn_blocking(move || sandbox.load_verified(&bytes, checksum))
@@ -644,35 +699,43 @@ impl Worker {
         if facts.dataset.is_some() || !facts.params.input_files.is_empty() {
             self.step(task, StatusUpdate::new(ReplicateStatus::DataDownloading))
                 .await?;
-            let fail = failed(ReplicateStatus::DataDownloadFailed);
+            let fail = |reason| Stop::Failed(ReplicateStatus::DataDownloadFailed, reason);
             if let (Some((address, url, checksum)), Some(input)) = (&facts.dataset, &dataset) {
-                let bytes = fetch(url).await.map_err(|e| {
-                    Stop::Failed(
+                let mut budget = self.assets.budget();
+                let bytes = self
+                    .assets
+                    .fetch(url, &mut budget)
+                    .await
+                    .map_err(fetch_failed(
                         ReplicateStatus::DataDownloadFailed,
-                        format!("dataset {address}: {e}"),
-                    )
-                })?;
+                        Fetched::Dataset(*address),
+                        url,
+                    ))?;
                 let actual = Checksum::of(&bytes);
                 if actual.0 != checksum.0 {
                     return Err(fail(format!(
                         "dataset {address} from {url} has sha256 {actual}, not its on-chain checksum {checksum}"
                     )));
                 }
-                write(&workspace.input().join(&input.filename), &bytes)
-                    .map_err(|e| Stop::Failed(ReplicateStatus::DataDownloadFailed, e))?;
+                write(&workspace.input().join(&input.filename), &bytes).map_err(fail)?;
             }
-            for url in &facts.params.input_files {
-                let bytes = fetch(url).await.map_err(|e| {
-                    Stop::Failed(
+            // The input files of a replicate share one budget of bytes and time.
+            let mut budget = self.inputs.budget();
+            for (n, url) in facts.params.input_files.iter().enumerate() {
+                let bytes = self
+                    .inputs
+                    .fetch(url, &mut budget)
+                    .await
+                    .map_err(fetch_failed(
                         ReplicateStatus::DataDownloadFailed,
-                        format!("input file: {e}"),
-                    )
-                })?;
+                        Fetched::InputFile(n + 1),
+                        url,
+                    ))?;
                 write(
                     &workspace.input().join(TaskContext::input_file_name(url)),
                     &bytes,
                 )
-                .map_err(|e| Stop::Failed(ReplicateStatus::DataDownloadFailed, e))?;
+                .map_err(fail)?;
             }
             self.step(task, StatusUpdate::new(ReplicateStatus::DataDownloaded))
                 .await?;
@@ -952,15 +1015,22 @@ impl Worker {
 
     // ---- The scheduler ----
 
+    /// The tasks of the replicates in the journal, or `None` when it cannot be read.
+    fn holding(&self) -> Option<Vec<TaskId>> {
+        match self.journal.all::<ReplicateState>() {
+            Ok(states) => Some(states.into_iter().map(|s| s.assignment.task_id).collect()),
+            Err(e) => {
+                tracing::warn!(target: "agora::worker", error = %e, "cannot read the journal");
+                None
+            }
+        }
+    }
+
     /// Tells the scheduler the worker is alive and which replicates it runs (those in its
     /// journal). Sent once: the next beat comes soon.
     async fn heartbeat(&self) {
-        let running = match self.journal.all::<ReplicateState>() {
-            Ok(states) => states.into_iter().map(|s| s.assignment.task_id).collect(),
-            Err(e) => {
-                tracing::warn!(target: "agora::worker", error = %e, "cannot read the journal for the heartbeat");
-                return;
-            }
+        let Some(running) = self.holding() else {
+            return;
         };
         let beat = api::Heartbeat { running };
         if let Err(e) = self

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::Checksum;
+use crate::{Checksum, FetchError, Fetched};
 
 /// What can go wrong running an app, other than the app itself misbehaving (which is an
 /// [`Exit`](crate::Exit), not an error).
@@ -34,13 +34,15 @@ pub enum Error {
         /// The checksum of what was fetched.
         actual: Checksum,
     },
-    /// The module could not be fetched.
-    #[error("cannot fetch the app from {url}: {reason}")]
+    /// The app's module, the dataset or an input file could not be fetched.
+    #[error("cannot fetch {what} from {url}: {reason}")]
     Fetch {
+        /// What.
+        what: Fetched,
         /// Where from.
         url: String,
         /// Why.
-        reason: String,
+        reason: FetchError,
     },
     /// A file of the task could not be read or written.
     #[error("{path}: {source}")]

@@ -8,12 +8,15 @@
 //! - [`determinism`]: the clocks and randomness an app sees come from the task.
 //! - [`TaskContext`]: the arguments and environment of spec §7.5; [`TaskResult`]: the
 //!   `computed.json` and result digest of spec §7.3; [`write_archive`]: the result archive.
+//! - [`Fetcher`]: the app, the dataset and the input files, fetched only as a [`FetchPolicy`]
+//!   allows (no `file://` and no local or private address unless the workerpool says so).
 
 pub mod daemon;
 pub mod determinism;
 
 mod checksum;
 mod error;
+mod fetch;
 mod heartbeat;
 mod journal;
 mod replicate;
@@ -24,7 +27,11 @@ mod task;
 
 pub use checksum::{BadChecksum, Checksum};
 pub use error::{Error, Result};
-pub use replicate::{Execution, MAX_MODULE_BYTES, Verdict, Workspace, execute, fetch, verify};
+pub use fetch::{
+    BadNetwork, Budget, FetchError, FetchPolicy, Fetched, Fetcher, IpNetwork, MAX_FETCH_BYTES,
+    non_public,
+};
+pub use replicate::{Execution, Verdict, Workspace, execute, verify};
 pub use result::{COMPUTED_JSON, ComputedFile, TaskResult, archive_of, tree_of, write_archive};
 pub use sandbox::{
     App, Exit, FUEL_PER_SECOND, GUEST_IN, GUEST_OUT, Limits, Outcome, RunSpec, Sandbox, Stop,

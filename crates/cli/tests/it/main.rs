@@ -4,5 +4,6 @@
 
 mod app;
 mod chain;
+mod kill;
 mod network;
 mod order;

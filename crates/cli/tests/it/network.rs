@@ -9,13 +9,13 @@ use std::{
 
 use serde_json::Value;
 
-fn agora() -> Command {
+pub(crate) fn agora() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_agora"));
     command.env_remove("AGORA_KEY").env("AGORA_LOG", "warn");
     command
 }
 
-fn text(output: &Output) -> (String, String) {
+pub(crate) fn text(output: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
@@ -52,13 +52,13 @@ fn demo_runs_a_task_end_to_end_and_prints_its_certified_result() {
 }
 
 /// A running `agora dev`, interrupted (as Ctrl-C does) when dropped.
-struct Dev {
+pub(crate) struct Dev {
     child: Child,
-    info: Value,
+    pub(crate) info: Value,
 }
 
 impl Dev {
-    fn start(dir: &Path) -> Self {
+    pub(crate) fn start(dir: &Path) -> Self {
         // A relative --dir, as people type it.
         let mut child = agora()
             .current_dir(dir.parent().expect("a parent"))
@@ -93,12 +93,12 @@ impl Dev {
         Self { child, info }
     }
 
-    fn url(&self, key: &str) -> String {
+    pub(crate) fn url(&self, key: &str) -> String {
         self.info[key].as_str().expect(key).to_string()
     }
 
     /// `agora run` against this network, as dev account 6 (the requester).
-    fn run(&self, extra: &[&str]) -> Output {
+    pub(crate) fn run(&self, extra: &[&str]) -> Output {
         agora()
             .arg("run")
             .args(extra)
@@ -111,7 +111,7 @@ impl Dev {
             .expect("agora run runs")
     }
 
-    fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-INT", &pid]).status();
         let status = self.child.wait().expect("agora dev ends");
@@ -205,7 +205,7 @@ fn user(dev: &Dev, wallet: &Path, args: &[&str]) -> Output {
 }
 
 /// stdout of a command that must succeed.
-fn ok(output: Output) -> String {
+pub(crate) fn ok(output: Output) -> String {
     let (stdout, stderr) = text(&output);
     assert!(output.status.success(), "{stdout}\n{stderr}");
     stdout
@@ -218,7 +218,7 @@ fn refused(output: Output) -> String {
     stderr
 }
 
-fn json(text: &str) -> Value {
+pub(crate) fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
@@ -421,7 +421,7 @@ fn sign_with_wallet(dev: &Dev, wallet: &Path, order: &str, file: &Path) -> Strin
     ))
 }
 
-fn agora_root() -> std::path::PathBuf {
+pub(crate) fn agora_root() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 

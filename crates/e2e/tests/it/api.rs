@@ -3,7 +3,7 @@
 
 use agora_api::{
     ApiError,
-    scheduler::{self as api, Challenge, Login, Session},
+    scheduler::{self as api, Challenge, Login},
 };
 use agora_primitives::{LoginChallenge, TaskId};
 use agora_testkit::market::{STRANGER, WORKERS};
@@ -91,33 +91,7 @@ async fn bad_requests_are_refused_with_what_is_wrong() {
     assert!(error.contains("unknown or used challenge"), "{error}");
 
     // A proper login, then a malformed body and a replicate the worker does not have.
-    let challenge: Challenge = http
-        .get(format!("{base}{}?worker={worker}", api::CHALLENGE))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let signature = LoginChallenge {
-        chain_id: challenge.chain_id,
-        challenge: challenge.challenge.clone(),
-    }
-    .sign(&net.world.signer(WORKERS[0]))
-    .unwrap();
-    let session: Session = http
-        .post(format!("{base}{}", api::LOGIN))
-        .json(&Login {
-            worker,
-            challenge: challenge.challenge,
-            signature,
-        })
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session = net.session(0).await;
     let response = http
         .post(format!("{base}{}", api::ASK))
         .bearer_auth(&session.token)

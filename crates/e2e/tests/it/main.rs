@@ -2,5 +2,8 @@
 //! in this process, on loopback sockets, driven through their public APIs and the chain.
 
 mod api;
+mod forgers;
+mod inputs;
 mod net;
+mod pool;
 mod workerpool;

@@ -34,6 +34,42 @@ pub(crate) fn workspace_file(path: &str) -> PathBuf {
 }
 
 impl Net {
+    /// Logs worker `WORKERS[i]` in to the scheduler as any worker does (a challenge signed
+    /// with its key) and returns the session.
+    pub(crate) async fn session(&self, i: usize) -> agora_api::scheduler::Session {
+        use agora_api::scheduler::{self as api, Challenge, Login};
+        let base = self.scheduler_url();
+        let worker = self.world.address(WORKERS[i]);
+        let challenge: Challenge = self
+            .http
+            .get(format!("{base}{}?worker={worker}", api::CHALLENGE))
+            .send()
+            .await
+            .expect("the scheduler answers")
+            .json()
+            .await
+            .expect("a challenge");
+        let signature = agora_primitives::LoginChallenge {
+            chain_id: challenge.chain_id,
+            challenge: challenge.challenge.clone(),
+        }
+        .sign(&self.world.signer(WORKERS[i]))
+        .expect("signs");
+        self.http
+            .post(format!("{base}{}", api::LOGIN))
+            .json(&Login {
+                worker,
+                challenge: challenge.challenge,
+                signature,
+            })
+            .send()
+            .await
+            .expect("the scheduler answers")
+            .json()
+            .await
+            .expect("a session")
+    }
+
     /// A market whose app is the module at `module` (a workspace path), with a result store
     /// and a scheduler; no worker yet.
     pub(crate) async fn start(module: &str) -> Self {
@@ -143,6 +179,8 @@ impl Net {
             self.dir.path().join(format!("worker-{i}")),
         );
         config.ask_wait = Duration::from_secs(2);
+        config.asset_fetch = agora_worker::FetchPolicy::local_development();
+        config.input_fetch = agora_worker::FetchPolicy::local_development();
         tune(&mut config);
         self.workers[i] = Some(
             agora_worker::daemon::spawn(config)
@@ -167,6 +205,19 @@ impl Net {
         orders.app.app = self.app;
         orders.request.app = self.app;
         orders.request.volume = U256::from(volume);
+        orders
+    }
+
+    /// Orders for the app at trust 1, volume 1, with `dataset` at the default dataset price.
+    pub(crate) fn orders_with_dataset(&self, dataset: Address, salt: u8) -> Orders {
+        let mut orders = self.orders(1, 1, salt);
+        let mut defaults = self.world.orders_with_dataset();
+        let mut order = defaults.dataset.take().expect("a dataset order");
+        order.dataset = dataset;
+        order.salt = B256::repeat_byte(salt);
+        orders.dataset = Some(order);
+        orders.request.dataset = dataset;
+        orders.request.datasetmaxprice = defaults.request.datasetmaxprice;
         orders
     }
 

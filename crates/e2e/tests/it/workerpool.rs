@@ -558,22 +558,11 @@ async fn the_worker_gives_the_app_the_dataset_the_chain_names_and_refuses_a_tamp
     std::fs::write(&file, content).unwrap();
     let url = format!("file://{}", file.display());
     let sha = B256::from(<[u8; 32]>::from(Sha256::digest(content)));
-    let with_dataset = |net: &Net, dataset, salt| {
-        let mut orders = net.orders(1, 1, salt);
-        let mut defaults = net.world.orders_with_dataset();
-        let mut order = defaults.dataset.take().expect("a dataset order");
-        order.dataset = dataset;
-        order.salt = B256::repeat_byte(salt);
-        orders.dataset = Some(order);
-        orders.request.dataset = dataset;
-        orders.request.datasetmaxprice = defaults.request.datasetmaxprice;
-        orders
-    };
     let dataset = net
         .world
         .create_dataset(DATASET_OWNER, "words", &url, sha)
         .await;
-    let deal = net.deal(&with_dataset(&net, dataset, 0x58)).await;
+    let deal = net.deal(&net.orders_with_dataset(dataset, 0x58)).await;
     let task = deal.task(U256::ZERO);
     net.until_chain_status(task, COMPLETED).await;
     let files = unzip(&net.download(task).await);
@@ -590,7 +579,7 @@ async fn the_worker_gives_the_app_the_dataset_the_chain_names_and_refuses_a_tamp
         .world
         .create_dataset(DATASET_OWNER, "tampered", &url, B256::repeat_byte(7))
         .await;
-    let deal = net.deal(&with_dataset(&net, tampered, 0x59)).await;
+    let deal = net.deal(&net.orders_with_dataset(tampered, 0x59)).await;
     let task = deal.task(U256::ZERO);
     let refusal = net
         .until_replicate(task, ReplicateStatus::DataDownloadFailed)

@@ -7,5 +7,6 @@
 )]
 
 mod examples_build;
+mod fetch;
 mod replicate;
 mod sandbox;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use agora_worker::{
-    Checksum, DealParams, Error, Limits, Sandbox, TaskContext, Verdict, Workspace, execute, fetch,
+    Checksum, DealParams, Error, Limits, Sandbox, TaskContext, Verdict, Workspace, execute,
     write_archive,
 };
 use alloy_primitives::B256;
@@ -109,40 +109,6 @@ fn a_tampered_module_is_refused_before_it_is_compiled() {
     );
     let app = sandbox.load_verified(&bytes, checksum).unwrap();
     assert_eq!(app.checksum(), checksum);
-}
-
-#[tokio::test]
-async fn modules_are_fetched_by_file_and_http_urls() {
-    let bytes = fixture("result.wat");
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("app.wasm");
-    std::fs::write(&path, &bytes).unwrap();
-    let fetched = fetch(&format!("file://{}", path.display())).await.unwrap();
-    assert_eq!(fetched, bytes);
-
-    let served = bytes.clone();
-    let router = axum::Router::new().route(
-        "/app.wasm",
-        axum::routing::get(move || {
-            let served = served.clone();
-            async move { served }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    let fetched = fetch(&format!("http://{address}/app.wasm")).await.unwrap();
-    assert_eq!(fetched, bytes);
-    let Err(Error::Fetch { url, reason }) = fetch(&format!("http://{address}/missing")).await
-    else {
-        panic!("a 404 was fetched");
-    };
-    assert!(url.ends_with("/missing"));
-    assert!(reason.contains("404"), "{reason}");
-    let Err(Error::Fetch { reason, .. }) = fetch("ftp://example.com/app.wasm").await else {
-        panic!("ftp was fetched");
-    };
-    assert!(reason.contains("only file://"), "{reason}");
 }
 
 #[test]
