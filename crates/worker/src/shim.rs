@@ -446,11 +446,19 @@ fn charge_write(
 /// else does not reach the disk, or fails).
 fn writable_file(host: &mut Host, data: &mut [u8], fd: i32) -> Option<(types::Filestat, bool)> {
     let fd = types::Fd::from(fd as u32);
-    let fdstat = in_tokio(host.wasi.fd_fdstat_get(&mut GuestMemory::Unshared(data), fd)).ok()?;
+    let fdstat = in_tokio(
+        host.wasi
+            .fd_fdstat_get(&mut GuestMemory::Unshared(data), fd),
+    )
+    .ok()?;
     if fdstat.fs_filetype != types::Filetype::RegularFile {
         return None;
     }
-    let stat = in_tokio(host.wasi.fd_filestat_get(&mut GuestMemory::Unshared(data), fd)).ok()?;
+    let stat = in_tokio(
+        host.wasi
+            .fd_filestat_get(&mut GuestMemory::Unshared(data), fd),
+    )
+    .ok()?;
     Some((stat, fdstat.fs_flags.contains(types::Fdflags::APPEND)))
 }
 
@@ -611,7 +619,10 @@ fn fd_event_flags(
     read: bool,
 ) -> wasmtime::Result<Result<u16, i32>> {
     let fd = types::Fd::from(fd);
-    let fdstat = match in_tokio(host.wasi.fd_fdstat_get(&mut GuestMemory::Unshared(data), fd)) {
+    let fdstat = match in_tokio(
+        host.wasi
+            .fd_fdstat_get(&mut GuestMemory::Unshared(data), fd),
+    ) {
         Ok(fdstat) => fdstat,
         Err(error) => return Ok(Err(errno(error.downcast()?))),
     };
@@ -619,9 +630,13 @@ fn fd_event_flags(
         types::Filetype::Directory => Ok(Err(errno(types::Errno::Badf))),
         types::Filetype::RegularFile if read => {
             // At the end of the file: hang-up, as wasmtime-wasi says.
-            let stat = in_tokio(host.wasi.fd_filestat_get(&mut GuestMemory::Unshared(data), fd));
+            let stat = in_tokio(
+                host.wasi
+                    .fd_filestat_get(&mut GuestMemory::Unshared(data), fd),
+            );
             let position = host.wasi.fd_tell(&mut GuestMemory::Unshared(data), fd);
-            let at_end = matches!((stat, position), (Ok(stat), Ok(position)) if position >= stat.size);
+            let at_end =
+                matches!((stat, position), (Ok(stat), Ok(position)) if position >= stat.size);
             Ok(Ok(if at_end {
                 types::Eventrwflags::FD_READWRITE_HANGUP.bits()
             } else {
@@ -711,7 +726,10 @@ fn fd_readdir(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, reason = "tests: a failed unwrap is a failed test")]
+#[allow(
+    clippy::unwrap_used,
+    reason = "tests: a failed unwrap is a failed test"
+)]
 mod tests {
     use super::*;
 
