@@ -61,6 +61,11 @@ impl TaskClock {
         self.at(n)
     }
 
+    /// How far the sleeps have moved the clock.
+    pub fn slept(&self) -> Duration {
+        Duration::from_nanos(self.slept.load(Ordering::Relaxed))
+    }
+
     /// Moves the clock, and the clocks sharing its sleeps, forward by `nanos` (saturating).
     pub fn sleep(&self, nanos: u64) {
         let _ = self

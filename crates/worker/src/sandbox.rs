@@ -148,6 +148,8 @@ pub struct Outcome {
     pub fuel_used: u64,
     /// Wall-clock time of the run.
     pub elapsed: Duration,
+    /// How far the app's sleeps moved its clocks (a sleep does not wait: see the shims).
+    pub slept: Duration,
 }
 
 /// One run of an app: what it sees and what it may use.
@@ -365,6 +367,7 @@ impl Sandbox {
             .map_err(|e| Error::dir(&spec.input_dir, e))?;
         wasi.preopened_dir(&spec.output_dir, GUEST_OUT, FsPerms::ReadWrite)
             .map_err(|e| Error::dir(&spec.output_dir, e))?;
+        let clock = wall.clone();
         let guard = Guard::new(
             &spec.output_dir,
             spec.limits.output,
@@ -427,6 +430,7 @@ impl Sandbox {
             stderr: stderr.contents().to_vec(),
             fuel_used: spec.limits.fuel.saturating_sub(fuel_left),
             elapsed: started.elapsed(),
+            slept: clock.slept(),
         })
     }
 }

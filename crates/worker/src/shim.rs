@@ -429,13 +429,11 @@ fn charge_write(
     } else {
         let at = match offset {
             Some(offset) => offset,
-            None => match host
+            // (A regular file always has a position; without one, the end.)
+            None => host
                 .wasi
                 .fd_tell(&mut GuestMemory::Unshared(data), types::Fd::from(fd as u32))
-            {
-                Ok(position) => position,
-                Err(_) => return Ok(()),
-            },
+                .unwrap_or(stat.size),
         };
         at.saturating_add(len).saturating_sub(stat.size)
     };
