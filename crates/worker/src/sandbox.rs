@@ -108,6 +108,9 @@ pub enum Stop {
         /// The limit.
         limit: u64,
     },
+    /// The host cancelled the run ([`Cancel`]): the worker is stopping.
+    #[error("cancelled: the worker stopped the run")]
+    Cancelled,
     /// The app trapped (unreachable, out-of-bounds access, division by zero, stack overflow,
     /// ...).
     #[error("trap: {0}")]
@@ -150,6 +153,67 @@ pub struct Outcome {
     pub elapsed: Duration,
     /// How far the app's sleeps moved its clocks (a sleep does not wait: see the shims).
     pub slept: Duration,
+}
+
+/// A way for the host to stop runs from outside: a run made under [`Cancel::scope`] ends
+/// within a tick of the clock thread (10 ms) once the token is cancelled, with
+/// [`Stop::Cancelled`]. Clones are the same token.
+///
+/// A worker waits for a run on a blocking thread, which nothing else can stop: without this,
+/// a worker shutting down (its runtime dropped) waits for the app's own limits.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+thread_local! {
+    /// The token of the runs made on this thread, if any ([`Cancel::scope`]).
+    static CANCEL: std::cell::RefCell<Option<Cancel>> = const { std::cell::RefCell::new(None) };
+}
+
+impl Cancel {
+    /// A token not yet cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Cancels the runs under this token, running or to come.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`Cancel::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Runs `f` with this token as the cancel of every [`Sandbox::run`] it makes on this
+    /// thread.
+    pub fn scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Restore(Option<Cancel>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let previous = self.0.take();
+                CANCEL.with(|cancel| *cancel.borrow_mut() = previous);
+            }
+        }
+        let _restore = Restore(CANCEL.with(|cancel| cancel.replace(Some(self.clone()))));
+        f()
+    }
+
+    /// A guard that cancels the token when it is dropped: held by the future that waits for a
+    /// run, it stops the run when that future is dropped (a kill, a shutdown).
+    pub fn on_drop(&self) -> CancelOnDrop {
+        CancelOnDrop(self.clone())
+    }
+}
+
+/// Cancels its token when dropped ([`Cancel::on_drop`]).
+#[derive(Debug)]
+pub struct CancelOnDrop(Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
 }
 
 /// One run of an app: what it sees and what it may use.
@@ -215,6 +279,7 @@ pub(crate) struct Host {
     memory_limit: usize,
     started: Instant,
     wall_clock: Duration,
+    cancel: Option<Cancel>,
     pub(crate) stopped: Option<Stop>,
 }
 
@@ -382,6 +447,7 @@ impl Sandbox {
             memory_limit: spec.limits.memory,
             started,
             wall_clock: spec.limits.wall_clock,
+            cancel: CANCEL.with(|cancel| cancel.borrow().clone()),
             stopped: None,
         };
         let mut store = Store::new(&self.engine, host);
@@ -390,6 +456,10 @@ impl Sandbox {
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut store| {
             let host = store.data_mut();
+            if host.cancel.as_ref().is_some_and(Cancel::is_cancelled) {
+                host.stopped = Some(Stop::Cancelled);
+                return Ok(UpdateDeadline::Interrupt);
+            }
             if host.started.elapsed() > host.wall_clock {
                 host.stopped = Some(Stop::Deadline {
                     limit: host.wall_clock,

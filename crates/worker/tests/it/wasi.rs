@@ -1,9 +1,14 @@
 //! The WASI calls an app could use to outwait, outgrow or observe the machine: sleeps in
-//! `poll_oneoff`, the output caps at the call, the log cap, and file metadata.
+//! `poll_oneoff`, the output caps at the call, the log cap, and file metadata; and the host's
+//! cancel of a run.
 
-use std::{path::Path, sync::mpsc, time::Duration};
+use std::{
+    path::Path,
+    sync::{Arc, mpsc},
+    time::Duration,
+};
 
-use agora_worker::{Exit, Limits, Outcome, RunSpec, Sandbox, Stop};
+use agora_worker::{Cancel, Exit, Limits, Outcome, RunSpec, Sandbox, Stop};
 
 use super::sandbox::{Dirs, fixture, small_limits};
 
@@ -198,4 +203,67 @@ fn file_metadata_comes_from_the_task_and_is_the_same_in_every_directory() {
         at += 24 + len;
     }
     assert_eq!(names, [".", "..", "a", "b", "d", "f"]);
+}
+
+/// An endless loop with fuel and wall clock for ten minutes.
+fn endless() -> Limits {
+    Limits {
+        fuel: u64::MAX / 2,
+        wall_clock: Duration::from_secs(600),
+        ..small_limits()
+    }
+}
+
+#[test]
+fn a_cancelled_run_ends_within_a_tick() {
+    let dirs = Dirs::new();
+    let spec = dirs.spec(endless());
+    let cancel = Cancel::new();
+    let (send, outcome) = mpsc::channel();
+    let token = cancel.clone();
+    std::thread::spawn(move || {
+        let sandbox = Sandbox::new().unwrap();
+        let app = sandbox.load(&fixture("loop.wat")).unwrap();
+        let _ = send.send(token.scope(|| sandbox.run(&app, &spec).unwrap()));
+    });
+    cancel.cancel();
+    let outcome = outcome
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the cancelled run still runs");
+    assert_eq!(outcome.exit, Exit::Stopped(Stop::Cancelled));
+}
+
+#[test]
+fn a_runtime_dropped_while_a_run_waits_on_its_blocking_thread_stops_at_once() {
+    // The worker's call site: a future waits on `spawn_blocking` for a run under a cancel that
+    // it drops with itself. Dropping the runtime (the end of `agora dev` after Ctrl-C) drops
+    // the future, which stops the run, so the drop does not wait for the run's limits.
+    let dirs = Dirs::new();
+    let spec = dirs.spec(endless());
+    let sandbox = Arc::new(Sandbox::new().unwrap());
+    let app = sandbox.load(&fixture("loop.wat")).unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (started_send, started) = mpsc::channel();
+    let _task = runtime.spawn(async move {
+        let cancel = Cancel::new();
+        let _cancel_on_drop = cancel.on_drop();
+        tokio::task::spawn_blocking(move || {
+            cancel.scope(|| {
+                started_send.send(()).unwrap();
+                sandbox.run(&app, &spec).unwrap()
+            })
+        })
+        .await
+    });
+    started
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the run started");
+    let (dropped_send, dropped) = mpsc::channel();
+    std::thread::spawn(move || {
+        drop(runtime);
+        let _ = dropped_send.send(());
+    });
+    dropped
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the runtime's drop still waits for the run");
 }
