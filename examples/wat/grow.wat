@@ -1,7 +1,8 @@
 ;; Tries to make /iexec_out hold more than 1 MiB, in the way its argument's first letter names:
 ;; `w` writes 768 KiB to /iexec_out/big twice; `p` writes one byte at 16 MiB (fd_pwrite);
 ;; `s` sets big's size to 16 MiB; `l` writes 768 KiB, then links big as big2 (the same bytes
-;; under a second name). Exits 0 if nothing stopped it.
+;; under a second name); `u` deletes big, then writes 768 KiB to it twice (a deleted file still
+;; takes the disk's space while it is open). Exits 0 if nothing stopped it.
 (module
   (import "wasi_snapshot_preview1" "args_get" (func $args_get (param i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "path_open"
@@ -14,6 +15,8 @@
     (func $fd_filestat_set_size (param i32 i64) (result i32)))
   (import "wasi_snapshot_preview1" "path_link"
     (func $path_link (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "path_unlink_file"
+    (func $path_unlink_file (param i32 i32 i32) (result i32)))
   (memory (export "memory") 16)
   (data (i32.const 1024) "big")
   (data (i32.const 1040) "big2")
@@ -42,6 +45,11 @@
     (if (i32.eq (local.get $mode) (i32.const 115)) ;; s
       (then
         (drop (call $fd_filestat_set_size (local.get $fd) (i64.const 16777216)))))
+    (if (i32.eq (local.get $mode) (i32.const 117)) ;; u
+      (then
+        (drop (call $path_unlink_file (i32.const 4) (i32.const 1024) (i32.const 3)))
+        (drop (call $fd_write (local.get $fd) (i32.const 32) (i32.const 1) (i32.const 40)))
+        (drop (call $fd_write (local.get $fd) (i32.const 32) (i32.const 1) (i32.const 40)))))
     (if (i32.eq (local.get $mode) (i32.const 108)) ;; l
       (then
         (drop (call $fd_write (local.get $fd) (i32.const 32) (i32.const 1) (i32.const 40)))

@@ -14,9 +14,11 @@
 //!   `path_symlink`, `path_link`) is charged what it can add at most; a call that would go over
 //!   a cap stops the app before anything is written. (`fd_allocate` is refused by wasmtime-wasi;
 //!   renames, unlinks and truncations add nothing.) What the directory holds is counted as the
-//!   lengths of its files and links, one per name, and its entries; the running count is an
-//!   upper bound that is set to the exact count (a walk of the directory) when a call would go
-//!   over a cap, so that only a call that really goes over is stopped.
+//!   lengths of its files and links, one per name, with the files deleted while still open
+//!   (they take the disk's space until closed), and its entries; the running count is an
+//!   upper bound that is set to the exact count (a walk of the directory, and a look at the
+//!   descriptors `path_open` gave and `fd_close` did not take back) when a call would go over
+//!   a cap, so that only a call that really goes over is stopped.
 //! - **File metadata comes from the task.** `fd_filestat_get` and `path_filestat_get` give
 //!   every file the deal's start as its access, modification and change time, inode numbers
 //!   counted from 1 in the order the app first sees the files, and directories a size of 0 and
@@ -24,14 +26,14 @@
 //!   the same inode numbers.
 
 use std::{
-    collections::HashMap,
+    collections::{HashMap, HashSet},
     path::{Path, PathBuf},
 };
 
 use wasmtime::{AsContextMut, Caller, Extern, Linker};
 use wasmtime_wasi::{
     p1::{
-        types,
+        WasiP1Ctx, types,
         wasi_snapshot_preview1::{self as p1, WasiSnapshotPreview1},
     },
     runtime::in_tokio,
@@ -97,8 +99,11 @@ pub(crate) struct Guard {
     output_dir: PathBuf,
     output_limit: u64,
     entries_limit: u64,
-    /// An upper bound of what the output directory holds.
+    /// An upper bound of what the output directory holds, with the files deleted while
+    /// open (they still take the disk's space).
     held: Usage,
+    /// The descriptors `path_open` gave the app that it has not closed.
+    opened: HashSet<u32>,
     /// The inode number given to each file, by wasmtime-wasi's inode number of it.
     inodes: HashMap<u64, u64>,
     /// The files' times, in nanoseconds since the Unix epoch.
@@ -118,6 +123,7 @@ impl Guard {
     ) -> std::io::Result<Self> {
         Ok(Self {
             held: usage(output_dir)?,
+            opened: HashSet::new(),
             output_dir: output_dir.to_path_buf(),
             output_limit,
             entries_limit,
@@ -129,8 +135,13 @@ impl Guard {
     }
 
     /// Takes `bytes` and `entries` more in the output directory, or says which cap that would
-    /// go over.
-    fn charge(&mut self, bytes: u64, entries: u64) -> Result<(), Stop> {
+    /// go over; `unlinked` gives the bytes of the open files that no name leads to.
+    fn charge(
+        &mut self,
+        bytes: u64,
+        entries: u64,
+        unlinked: impl FnOnce() -> u64,
+    ) -> Result<(), Stop> {
         let (output_limit, entries_limit) = (self.output_limit, self.entries_limit);
         let fits = |held: Usage| {
             (
@@ -139,10 +150,14 @@ impl Guard {
             )
         };
         if fits(self.held) != (true, true) {
-            // The bound may be loose (overwrites, deletions): count exactly. A directory that
-            // cannot be walked whole keeps the bound.
+            // The bound may be loose (overwrites, deletions): count exactly, the directory and
+            // the files deleted while open. A directory that cannot be walked whole keeps the
+            // bound.
             if let Ok(exact) = usage(&self.output_dir) {
-                self.held = exact;
+                self.held = Usage {
+                    bytes: exact.bytes.saturating_add(unlinked()),
+                    entries: exact.entries,
+                };
             }
             match fits(self.held) {
                 (false, _) => {
@@ -225,7 +240,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> wasmtime::Result<()> {
             with_memory(&mut caller, |host, data| {
                 if let Some((stat, _)) = writable_file(host, data, fd) {
                     let growth = (size as u64).saturating_sub(stat.size);
-                    charge(host, growth.saturating_mul(stat.nlink.max(1)), 0)?;
+                    charge(host, data, growth.saturating_mul(stat.nlink.max(1)), 0)?;
                 }
                 in_tokio(p1::fd_filestat_set_size(
                     &mut host.wasi,
@@ -251,9 +266,9 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> wasmtime::Result<()> {
          opened: i32| {
             with_memory(&mut caller, |host, data| {
                 if types::Oflags::from_bits_truncate(oflags as u16).contains(types::Oflags::CREAT) {
-                    charge(host, 0, 1)?;
+                    charge(host, data, 0, 1)?;
                 }
-                in_tokio(p1::path_open(
+                let code = in_tokio(p1::path_open(
                     &mut host.wasi,
                     &mut GuestMemory::Unshared(data),
                     fd,
@@ -265,7 +280,14 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> wasmtime::Result<()> {
                     rights_inheriting,
                     fdflags,
                     opened,
-                ))
+                ))?;
+                if code == 0 {
+                    let at = opened as u32 as usize;
+                    if let Some(fd) = data.get(at..at.saturating_add(4)) {
+                        host.guard.opened.insert(read_u32(fd, 0));
+                    }
+                }
+                Ok(code)
             })
         },
     )?;
@@ -274,7 +296,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> wasmtime::Result<()> {
         "path_create_directory",
         |mut caller: Caller<'_, Host>, fd: i32, path: i32, path_len: i32| {
             with_memory(&mut caller, |host, data| {
-                charge(host, 0, 1)?;
+                charge(host, data, 0, 1)?;
                 in_tokio(p1::path_create_directory(
                     &mut host.wasi,
                     &mut GuestMemory::Unshared(data),
@@ -296,7 +318,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> wasmtime::Result<()> {
          path_len: i32| {
             with_memory(&mut caller, |host, data| {
                 // A link holds its target's bytes.
-                charge(host, u64::from(target_len as u32), 1)?;
+                charge(host, data, u64::from(target_len as u32), 1)?;
                 in_tokio(p1::path_symlink(
                     &mut host.wasi,
                     &mut GuestMemory::Unshared(data),
@@ -330,7 +352,7 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> wasmtime::Result<()> {
                 ))
                 .map(|stat| stat.size)
                 .unwrap_or(0);
-                charge(host, size, 1)?;
+                charge(host, data, size, 1)?;
                 in_tokio(p1::path_link(
                     &mut host.wasi,
                     &mut GuestMemory::Unshared(data),
@@ -384,6 +406,41 @@ pub(crate) fn add_to_linker(linker: &mut Linker<Host>) -> wasmtime::Result<()> {
             })
         },
     )?;
+    linker.func_wrap(
+        MODULE,
+        "fd_renumber",
+        |mut caller: Caller<'_, Host>, from: i32, to: i32| {
+            with_memory(&mut caller, |host, data| {
+                let code = in_tokio(p1::fd_renumber(
+                    &mut host.wasi,
+                    &mut GuestMemory::Unshared(data),
+                    from,
+                    to,
+                ))?;
+                if code == 0 && host.guard.opened.remove(&(from as u32)) {
+                    host.guard.opened.insert(to as u32);
+                }
+                Ok(code)
+            })
+        },
+    )?;
+    linker.func_wrap(
+        MODULE,
+        "fd_close",
+        |mut caller: Caller<'_, Host>, fd: i32| {
+            with_memory(&mut caller, |host, data| {
+                let code = in_tokio(p1::fd_close(
+                    &mut host.wasi,
+                    &mut GuestMemory::Unshared(data),
+                    fd,
+                ))?;
+                if code == 0 {
+                    host.guard.opened.remove(&(fd as u32));
+                }
+                Ok(code)
+            })
+        },
+    )?;
     linker.func_wrap(MODULE, "fd_readdir", fd_readdir)?;
     linker.allow_shadowing(false);
     Ok(())
@@ -404,12 +461,27 @@ fn with_memory<R>(
 }
 
 /// Takes `bytes` and `entries` more in the output directory, or stops the app.
-fn charge(host: &mut Host, bytes: u64, entries: u64) -> wasmtime::Result<()> {
-    host.guard.charge(bytes, entries).map_err(|stop| {
+fn charge(host: &mut Host, data: &mut [u8], bytes: u64, entries: u64) -> wasmtime::Result<()> {
+    let (wasi, guard) = (&mut host.wasi, &mut host.guard);
+    let opened: Vec<u32> = guard.opened.iter().copied().collect();
+    let charged = guard.charge(bytes, entries, || unlinked_bytes(wasi, data, &opened));
+    charged.map_err(|stop| {
         let error = wasmtime::Error::msg(stop.to_string());
         host.stopped = Some(stop);
         error
     })
+}
+
+/// The lengths of the regular files open at `fds` that no name leads to (deleted while
+/// open): a walk of the directory does not see them.
+fn unlinked_bytes(wasi: &mut WasiP1Ctx, data: &mut [u8], fds: &[u32]) -> u64 {
+    fds.iter()
+        .filter_map(|&fd| {
+            in_tokio(wasi.fd_filestat_get(&mut GuestMemory::Unshared(data), types::Fd::from(fd)))
+                .ok()
+        })
+        .filter(|stat| stat.filetype == types::Filetype::RegularFile && stat.nlink == 0)
+        .fold(0, |bytes, stat| bytes.saturating_add(stat.size))
 }
 
 /// Charges a write of `len` bytes to `fd`, at `offset` or at its position: what it can make
@@ -437,7 +509,7 @@ fn charge_write(
         };
         at.saturating_add(len).saturating_sub(stat.size)
     };
-    charge(host, growth.saturating_mul(stat.nlink.max(1)), 0)
+    charge(host, data, growth.saturating_mul(stat.nlink.max(1)), 0)
 }
 
 /// The metadata of `fd` and whether it appends, if it is a regular file (a write to anything
