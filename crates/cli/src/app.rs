@@ -189,7 +189,7 @@ fn print_text(
         bytes.len()
     ));
     out.push_str(&format!(
-        "outcome:  {} in {:.3} ms, {} instructions\n",
+        "outcome:  {} (after {:.3} ms and {} instructions)\n",
         outcome.exit,
         outcome.elapsed.as_secs_f64() * 1000.0,
         outcome.fuel_used
