@@ -2,7 +2,8 @@
 ;; `w` writes 768 KiB to /iexec_out/big twice; `p` writes one byte at 16 MiB (fd_pwrite);
 ;; `s` sets big's size to 16 MiB; `l` writes 768 KiB, then links big as big2 (the same bytes
 ;; under a second name); `u` deletes big, then writes 768 KiB to it twice (a deleted file still
-;; takes the disk's space while it is open). Exits 0 if nothing stopped it.
+;; takes the disk's space while it is open); `a` asks fd_allocate for 16 MiB and exits with its
+;; errno. Exits 0 if nothing stopped it.
 (module
   (import "wasi_snapshot_preview1" "args_get" (func $args_get (param i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "path_open"
@@ -17,6 +18,9 @@
     (func $path_link (param i32 i32 i32 i32 i32 i32 i32) (result i32)))
   (import "wasi_snapshot_preview1" "path_unlink_file"
     (func $path_unlink_file (param i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_allocate"
+    (func $fd_allocate (param i32 i64 i64) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
   (memory (export "memory") 16)
   (data (i32.const 1024) "big")
   (data (i32.const 1040) "big2")
@@ -45,6 +49,10 @@
     (if (i32.eq (local.get $mode) (i32.const 115)) ;; s
       (then
         (drop (call $fd_filestat_set_size (local.get $fd) (i64.const 16777216)))))
+    (if (i32.eq (local.get $mode) (i32.const 97)) ;; a
+      (then
+        (call $proc_exit
+          (call $fd_allocate (local.get $fd) (i64.const 0) (i64.const 16777216)))))
     (if (i32.eq (local.get $mode) (i32.const 117)) ;; u
       (then
         (drop (call $path_unlink_file (i32.const 4) (i32.const 1024) (i32.const 3)))
