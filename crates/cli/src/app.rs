@@ -146,6 +146,7 @@ fn test(args: TestArgs) -> anyhow::Result<()> {
     } else {
         print_text(
             &args,
+            limits.log,
             &bytes,
             &app.checksum().to_string(),
             &execution,
@@ -161,6 +162,7 @@ fn test(args: TestArgs) -> anyhow::Result<()> {
 #[allow(clippy::print_stdout, reason = "the report is the command's output")]
 fn print_text(
     args: &TestArgs,
+    log_cap: usize,
     bytes: &[u8],
     checksum: &str,
     execution: &Execution,
@@ -169,7 +171,11 @@ fn print_text(
     let outcome = &execution.outcome;
     for (name, log) in [("stdout", &outcome.stdout), ("stderr", &outcome.stderr)] {
         if !log.is_empty() {
-            eprintln!("--- app {name} ---");
+            if log.len() >= log_cap {
+                eprintln!("--- app {name} (cut at the log cap of {log_cap} bytes) ---");
+            } else {
+                eprintln!("--- app {name} ---");
+            }
             eprint!("{}", String::from_utf8_lossy(log));
             if !log.ends_with(b"\n") {
                 eprintln!();
@@ -183,11 +189,17 @@ fn print_text(
         bytes.len()
     ));
     out.push_str(&format!(
-        "outcome:  {} in {:.3} ms, {} instructions\n",
+        "outcome:  {} (after {:.3} ms and {} instructions)\n",
         outcome.exit,
         outcome.elapsed.as_secs_f64() * 1000.0,
         outcome.fuel_used
     ));
+    if !outcome.slept.is_zero() {
+        out.push_str(&format!(
+            "clocks:   the app slept {:.3} s of task time without waiting (a sleep moves its clocks)\n",
+            outcome.slept.as_secs_f64()
+        ));
+    }
     match &execution.verdict {
         Verdict::Result(result) => {
             out.push_str(&format!("digest:   {}\n", result.digest));
@@ -224,6 +236,7 @@ fn print_json(
         "outcome": outcome.exit.to_string(),
         "fuelUsed": outcome.fuel_used,
         "elapsedMs": outcome.elapsed.as_secs_f64() * 1000.0,
+        "sleptMs": outcome.slept.as_secs_f64() * 1000.0,
         "stdout": String::from_utf8_lossy(&outcome.stdout),
         "stderr": String::from_utf8_lossy(&outcome.stderr),
         "digest": digest,

@@ -755,8 +755,12 @@ impl Worker {
         let limits = Limits::for_max_time(Duration::from_secs(facts.timeref.max(1)));
         let sandbox = self.sandbox.clone();
         let run_workspace = workspace.clone();
+        // Dropping this future (a kill, the runtime shutting down) stops the run: the
+        // blocking thread would otherwise hold the runtime's shutdown until the app's limits.
+        let cancel = crate::sandbox::Cancel::new();
+        let _cancel_on_drop = cancel.on_drop();
         let execution = tokio::task::spawn_blocking(move || {
-            execute(&sandbox, &app, &context, &run_workspace, limits)
+            cancel.scope(|| execute(&sandbox, &app, &context, &run_workspace, limits))
         })
         .await
         .map_err(|e| Stop::Failed(ReplicateStatus::ComputeFailed, e.to_string()))?

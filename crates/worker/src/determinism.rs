@@ -1,9 +1,13 @@
 //! What an app may not get from the machine it runs on: the time and randomness. Both come
 //! from the task, so that every worker running the same task gives the app the same values.
+//! (File metadata comes from the task too: see the sandbox's WASI shims.)
 
 use std::{
     convert::Infallible,
-    sync::atomic::{AtomicU64, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::Duration,
 };
 
@@ -14,11 +18,18 @@ use wasmtime_wasi::{HostMonotonicClock, HostWallClock};
 /// ends, and the same way on every machine.
 pub const CLOCK_STEP: Duration = Duration::from_millis(1);
 
-/// A clock that starts at a time given by the task and advances [`CLOCK_STEP`] per reading.
-#[derive(Debug)]
+/// A clock that starts at a time given by the task and advances [`CLOCK_STEP`] per reading,
+/// and by the time the app sleeps: a sleep (`poll_oneoff` on a clock) moves the clocks
+/// forward instead of waiting, so it ends at once and the same way on every machine.
+///
+/// Clones are the same clock. The app's wall and monotonic clocks have their own readings and
+/// share their sleeps ([`TaskClock::sharing_sleeps`]).
+#[derive(Debug, Clone)]
 pub struct TaskClock {
     start: Duration,
-    readings: AtomicU64,
+    readings: Arc<AtomicU64>,
+    /// Nanoseconds slept.
+    slept: Arc<AtomicU64>,
 }
 
 impl TaskClock {
@@ -26,7 +37,8 @@ impl TaskClock {
     pub fn wall(start: u64) -> Self {
         Self {
             start: Duration::from_secs(start),
-            readings: AtomicU64::new(0),
+            readings: Arc::new(AtomicU64::new(0)),
+            slept: Arc::new(AtomicU64::new(0)),
         }
     }
 
@@ -35,11 +47,51 @@ impl TaskClock {
         Self::wall(0)
     }
 
+    /// This clock, moved forward by every sleep of `other` (and `other` by its sleeps).
+    pub fn sharing_sleeps(self, other: &TaskClock) -> Self {
+        Self {
+            slept: Arc::clone(&other.slept),
+            ..self
+        }
+    }
+
+    /// What the clock says now, without reading it (a reading moves it forward).
+    pub fn peek(&self) -> Duration {
+        let n = self.readings.load(Ordering::Relaxed);
+        self.at(n)
+    }
+
+    /// How far the sleeps have moved the clock.
+    pub fn slept(&self) -> Duration {
+        Duration::from_nanos(self.slept.load(Ordering::Relaxed))
+    }
+
+    /// Moves the clock, and the clocks sharing its sleeps, forward by `nanos` (saturating).
+    pub fn sleep(&self, nanos: u64) {
+        let _ = self
+            .slept
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |slept| {
+                Some(slept.saturating_add(nanos))
+            });
+    }
+
+    fn at(&self, readings: u64) -> Duration {
+        let step = u32::try_from(readings).unwrap_or(u32::MAX);
+        let slept = Duration::from_nanos(self.slept.load(Ordering::Relaxed));
+        self.start
+            .saturating_add(CLOCK_STEP.saturating_mul(step))
+            .saturating_add(slept)
+    }
+
     fn next(&self) -> Duration {
         let n = self.readings.fetch_add(1, Ordering::Relaxed);
-        let step = u32::try_from(n).unwrap_or(u32::MAX);
-        self.start + CLOCK_STEP.saturating_mul(step)
+        self.at(n)
     }
+}
+
+/// Nanoseconds in `duration`, saturating at `u64::MAX`.
+pub(crate) fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl HostWallClock for TaskClock {
@@ -54,11 +106,11 @@ impl HostWallClock for TaskClock {
 
 impl HostMonotonicClock for TaskClock {
     fn resolution(&self) -> u64 {
-        CLOCK_STEP.as_nanos() as u64
+        nanos(CLOCK_STEP)
     }
 
     fn now(&self) -> u64 {
-        u64::try_from(self.next().as_nanos()).unwrap_or(u64::MAX)
+        nanos(self.next())
     }
 }
 
@@ -152,6 +204,19 @@ mod tests {
         let monotonic = TaskClock::monotonic();
         assert_eq!(HostMonotonicClock::now(&monotonic), 0);
         assert_eq!(HostMonotonicClock::now(&monotonic), 1_000_000);
+    }
+
+    #[test]
+    fn a_sleep_moves_both_clocks_and_saturates() {
+        let wall = TaskClock::wall(10);
+        let monotonic = TaskClock::monotonic().sharing_sleeps(&wall);
+        monotonic.sleep(20_000_000_000);
+        assert_eq!(wall.peek(), Duration::from_secs(30));
+        assert_eq!(HostMonotonicClock::now(&monotonic), 20_000_000_000);
+        assert_eq!(monotonic.peek(), Duration::from_secs(20) + CLOCK_STEP);
+        wall.sleep(u64::MAX);
+        assert_eq!(HostMonotonicClock::now(&monotonic), u64::MAX);
+        assert!(wall.peek() > Duration::from_secs(u64::MAX / 1_000_000_000));
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod journal;
 mod replicate;
 mod result;
 mod sandbox;
+mod shim;
 mod task;
 
 pub use checksum::{BadChecksum, Checksum};
@@ -33,6 +34,7 @@ pub use fetch::{
 pub use replicate::{Execution, Verdict, Workspace, execute, verify};
 pub use result::{COMPUTED_JSON, ComputedFile, TaskResult, archive_of, tree_of, write_archive};
 pub use sandbox::{
-    App, Exit, FUEL_PER_SECOND, GUEST_IN, GUEST_OUT, Limits, Outcome, RunSpec, Sandbox, Stop,
+    App, Cancel, CancelOnDrop, Exit, FUEL_PER_SECOND, GUEST_IN, GUEST_OUT, Limits, Outcome,
+    RunSpec, Sandbox, Stop,
 };
 pub use task::{DatasetInput, DealParams, TaskContext, split_args};

@@ -20,6 +20,7 @@ use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder, p1::WasiP1Ctx, p2::pipe::M
 use crate::{
     Checksum, Error, Result,
     determinism::{TaskClock, TaskRandom},
+    shim::{self, Guard},
 };
 
 /// Where the app sees its input directory (read-only).
@@ -27,7 +28,7 @@ pub const GUEST_IN: &str = "/iexec_in";
 /// Where the app sees its output directory (writable).
 pub const GUEST_OUT: &str = "/iexec_out";
 
-/// How often the sandbox looks at the clock and the output's size while an app runs.
+/// How often the sandbox looks at the wall clock while an app runs.
 const TICK: Duration = Duration::from_millis(10);
 
 /// Fuel per second of a category's maximum run time: a budget of instructions that a fast core
@@ -44,8 +45,10 @@ pub struct Limits {
     pub memory: usize,
     /// Wall-clock time, a backstop for time spent outside instructions (host calls).
     pub wall_clock: Duration,
-    /// Bytes the output directory may hold.
+    /// Bytes the output directory may hold (its files' and links' lengths, once per name).
     pub output: u64,
+    /// Files, directories and links the output directory may hold, at every depth.
+    pub entries: u64,
     /// Bytes of stdout and of stderr kept (the rest is cut off).
     pub log: usize,
 }
@@ -53,13 +56,14 @@ pub struct Limits {
 impl Limits {
     /// The limits of a task of a category with this maximum compute time (spec §6.1's
     /// `workClockTimeRef`): fuel for that time at [`FUEL_PER_SECOND`], the wall clock at twice
-    /// it, 512 MiB of memory, 64 MiB of output, 1 MiB of each log.
+    /// it, 512 MiB of memory, 64 MiB of output in at most 10,000 entries, 1 MiB of each log.
     pub fn for_max_time(max_time: Duration) -> Self {
         Self {
             fuel: max_time.as_secs().max(1).saturating_mul(FUEL_PER_SECOND),
             memory: 512 << 20,
             wall_clock: max_time.saturating_mul(2),
             output: 64 << 20,
+            entries: 10_000,
             log: 1 << 20,
         }
     }
@@ -88,12 +92,25 @@ pub enum Stop {
         /// The limit.
         limit: Duration,
     },
-    /// The app wrote more than the output limit.
-    #[error("output too large: the app wrote more than {limit} bytes to {GUEST_OUT}")]
+    /// The app would have made its output directory hold more bytes than it may; the call
+    /// that would have was not done.
+    #[error("output too large: the app tried to put more than {limit} bytes in {GUEST_OUT}")]
     OutputTooLarge {
         /// The limit.
         limit: u64,
     },
+    /// The app would have made its output directory hold more entries than it may; the call
+    /// that would have was not done.
+    #[error(
+        "too many entries: the app tried to put more than {limit} files, directories and links in {GUEST_OUT}"
+    )]
+    TooManyEntries {
+        /// The limit.
+        limit: u64,
+    },
+    /// The host cancelled the run ([`Cancel`]): the worker is stopping.
+    #[error("cancelled: the worker stopped the run")]
+    Cancelled,
     /// The app trapped (unreachable, out-of-bounds access, division by zero, stack overflow,
     /// ...).
     #[error("trap: {0}")]
@@ -134,6 +151,69 @@ pub struct Outcome {
     pub fuel_used: u64,
     /// Wall-clock time of the run.
     pub elapsed: Duration,
+    /// How far the app's sleeps moved its clocks (a sleep does not wait: see the shims).
+    pub slept: Duration,
+}
+
+/// A way for the host to stop runs from outside: a run made under [`Cancel::scope`] ends
+/// within a tick of the clock thread (10 ms) once the token is cancelled, with
+/// [`Stop::Cancelled`]. Clones are the same token.
+///
+/// A worker waits for a run on a blocking thread, which nothing else can stop: without this,
+/// a worker shutting down (its runtime dropped) waits for the app's own limits.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+thread_local! {
+    /// The token of the runs made on this thread, if any ([`Cancel::scope`]).
+    static CANCEL: std::cell::RefCell<Option<Cancel>> = const { std::cell::RefCell::new(None) };
+}
+
+impl Cancel {
+    /// A token not yet cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Cancels the runs under this token, running or to come.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`Cancel::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// Runs `f` with this token as the cancel of every [`Sandbox::run`] it makes on this
+    /// thread.
+    pub fn scope<R>(&self, f: impl FnOnce() -> R) -> R {
+        struct Restore(Option<Cancel>);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                let previous = self.0.take();
+                CANCEL.with(|cancel| *cancel.borrow_mut() = previous);
+            }
+        }
+        let _restore = Restore(CANCEL.with(|cancel| cancel.replace(Some(self.clone()))));
+        f()
+    }
+
+    /// A guard that cancels the token when it is dropped: held by the future that waits for a
+    /// run, it stops the run when that future is dropped (a kill, a shutdown).
+    pub fn on_drop(&self) -> CancelOnDrop {
+        CancelOnDrop(self.clone())
+    }
+}
+
+/// Cancels its token when dropped ([`Cancel::on_drop`]).
+#[derive(Debug)]
+pub struct CancelOnDrop(Cancel);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.cancel();
+    }
 }
 
 /// One run of an app: what it sees and what it may use.
@@ -194,13 +274,13 @@ impl std::fmt::Debug for Sandbox {
 
 /// The store's data: the WASI context and the limits being enforced.
 pub(crate) struct Host {
-    wasi: WasiP1Ctx,
+    pub(crate) wasi: WasiP1Ctx,
+    pub(crate) guard: Guard,
     memory_limit: usize,
-    output_dir: PathBuf,
-    output_limit: u64,
     started: Instant,
     wall_clock: Duration,
-    stopped: Option<Stop>,
+    cancel: Option<Cancel>,
+    pub(crate) stopped: Option<Stop>,
 }
 
 impl std::fmt::Debug for Host {
@@ -278,6 +358,7 @@ impl Sandbox {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |host: &mut Host| &mut host.wasi)
             .map_err(Error::engine)?;
+        shim::add_to_linker(&mut linker).map_err(Error::engine)?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
         let ticker = {
             let engine = engine.clone();
@@ -330,6 +411,8 @@ impl Sandbox {
         let started = Instant::now();
         let stdout = MemoryOutputPipe::new(spec.limits.log);
         let stderr = MemoryOutputPipe::new(spec.limits.log);
+        let wall = TaskClock::wall(spec.clock_start);
+        let monotonic = TaskClock::monotonic().sharing_sleeps(&wall);
         let mut wasi = WasiCtxBuilder::new();
         wasi.allow_blocking_current_thread(true)
             .stdout(stdout.clone())
@@ -337,8 +420,8 @@ impl Sandbox {
             .arg("app")
             .args(&spec.args)
             .envs(&spec.env)
-            .wall_clock(TaskClock::wall(spec.clock_start))
-            .monotonic_clock(TaskClock::monotonic())
+            .wall_clock(wall.clone())
+            .monotonic_clock(monotonic.clone())
             .secure_random(TaskRandom::new(&spec.seed, b"secure"))
             .insecure_random(TaskRandom::new(&spec.seed, b"insecure"))
             .insecure_random_seed(TaskRandom::seed_u128(&spec.seed))
@@ -349,13 +432,22 @@ impl Sandbox {
             .map_err(|e| Error::dir(&spec.input_dir, e))?;
         wasi.preopened_dir(&spec.output_dir, GUEST_OUT, FsPerms::ReadWrite)
             .map_err(|e| Error::dir(&spec.output_dir, e))?;
+        let clock = wall.clone();
+        let guard = Guard::new(
+            &spec.output_dir,
+            spec.limits.output,
+            spec.limits.entries,
+            wall,
+            monotonic,
+        )
+        .map_err(|e| Error::dir(&spec.output_dir, e))?;
         let host = Host {
             wasi: wasi.build_p1(),
+            guard,
             memory_limit: spec.limits.memory,
-            output_dir: spec.output_dir.clone(),
-            output_limit: spec.limits.output,
             started,
             wall_clock: spec.limits.wall_clock,
+            cancel: CANCEL.with(|cancel| cancel.borrow().clone()),
             stopped: None,
         };
         let mut store = Store::new(&self.engine, host);
@@ -364,15 +456,13 @@ impl Sandbox {
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut store| {
             let host = store.data_mut();
+            if host.cancel.as_ref().is_some_and(Cancel::is_cancelled) {
+                host.stopped = Some(Stop::Cancelled);
+                return Ok(UpdateDeadline::Interrupt);
+            }
             if host.started.elapsed() > host.wall_clock {
                 host.stopped = Some(Stop::Deadline {
                     limit: host.wall_clock,
-                });
-                return Ok(UpdateDeadline::Interrupt);
-            }
-            if dir_size(&host.output_dir) > host.output_limit {
-                host.stopped = Some(Stop::OutputTooLarge {
-                    limit: host.output_limit,
                 });
                 return Ok(UpdateDeadline::Interrupt);
             }
@@ -384,7 +474,7 @@ impl Sandbox {
             .and_then(|instance| instance.get_typed_func::<(), ()>(&mut store, "_start"))
             .and_then(|start| start.call(&mut store, ()));
         let fuel_left = store.get_fuel().unwrap_or(0);
-        let mut exit = match result {
+        let exit = match result {
             Ok(()) => Exit::Success,
             Err(error) => {
                 if let Some(stop) = store.data_mut().stopped.take() {
@@ -404,18 +494,13 @@ impl Sandbox {
                 }
             }
         };
-        // What it wrote in its last tick counts too.
-        if !matches!(exit, Exit::Stopped(_)) && dir_size(&spec.output_dir) > spec.limits.output {
-            exit = Exit::Stopped(Stop::OutputTooLarge {
-                limit: spec.limits.output,
-            });
-        }
         Ok(Outcome {
             exit,
             stdout: stdout.contents().to_vec(),
             stderr: stderr.contents().to_vec(),
             fuel_used: spec.limits.fuel.saturating_sub(fuel_left),
             elapsed: started.elapsed(),
+            slept: clock.slept(),
         })
     }
 }
@@ -427,19 +512,4 @@ impl Drop for Sandbox {
             let _ = ticker.join();
         }
     }
-}
-
-/// Bytes held by the files under `dir` (what a run wrote).
-pub(crate) fn dir_size(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .flatten()
-        .map(|entry| match entry.file_type() {
-            Ok(kind) if kind.is_dir() => dir_size(&entry.path()),
-            Ok(_) => entry.metadata().map(|m| m.len()).unwrap_or(0),
-            Err(_) => 0,
-        })
-        .sum()
 }

@@ -127,3 +127,25 @@ fn a_runaway_app_is_stopped_with_a_named_reason() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_sleeping_app_is_not_held_and_says_how_long_it_slept() {
+    for (args, slept) in [
+        (&[][..], "slept 20.000 s of task time"),
+        (
+            &["--args", "forever"][..],
+            "slept 18446744073.710 s of task time",
+        ),
+    ] {
+        let started = std::time::Instant::now();
+        let output = agora(&[&["examples/wat/sleep.wat", "--max-time", "1"][..], args].concat());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "held {:?}",
+            started.elapsed()
+        );
+        let stdout = String::from_utf8(output.stdout).unwrap();
+        assert!(stdout.contains("outcome:  completed"), "{stdout}");
+        assert!(stdout.contains(slept), "{stdout}");
+    }
+}

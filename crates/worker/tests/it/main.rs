@@ -10,3 +10,4 @@ mod examples_build;
 mod fetch;
 mod replicate;
 mod sandbox;
+mod wasi;

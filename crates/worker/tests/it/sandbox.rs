@@ -4,7 +4,7 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use agora_worker::{App, Error, Exit, Limits, RunSpec, Sandbox, Stop, determinism::TaskRandom};
 
-fn fixture(name: &str) -> Vec<u8> {
+pub(crate) fn fixture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../examples/wat")
         .join(name);
@@ -12,27 +12,27 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 /// A run's directories, removed when dropped.
-struct Dirs {
+pub(crate) struct Dirs {
     root: tempfile::TempDir,
 }
 
 impl Dirs {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir(root.path().join("in")).unwrap();
         std::fs::create_dir(root.path().join("out")).unwrap();
         Self { root }
     }
 
-    fn input(&self) -> PathBuf {
+    pub(crate) fn input(&self) -> PathBuf {
         self.root.path().join("in")
     }
 
-    fn output(&self) -> PathBuf {
+    pub(crate) fn output(&self) -> PathBuf {
         self.root.path().join("out")
     }
 
-    fn spec(&self, limits: Limits) -> RunSpec {
+    pub(crate) fn spec(&self, limits: Limits) -> RunSpec {
         RunSpec {
             args: Vec::new(),
             env: Vec::new(),
@@ -45,17 +45,18 @@ impl Dirs {
     }
 }
 
-fn small_limits() -> Limits {
+pub(crate) fn small_limits() -> Limits {
     Limits {
         fuel: 10_000_000,
         memory: 16 << 20,
         wall_clock: Duration::from_secs(20),
         output: 1 << 20,
+        entries: 100,
         log: 4096,
     }
 }
 
-fn run(sandbox: &Sandbox, app: &App, limits: Limits) -> agora_worker::Outcome {
+pub(crate) fn run(sandbox: &Sandbox, app: &App, limits: Limits) -> agora_worker::Outcome {
     let dirs = Dirs::new();
     sandbox.run(app, &dirs.spec(limits)).unwrap()
 }
@@ -141,17 +142,48 @@ fn endless_output_meets_the_output_cap_and_the_sandbox_carries_on() {
 }
 
 #[test]
-fn an_app_cannot_leave_its_directories_or_write_its_input() {
+fn an_app_cannot_leave_its_directories_or_write_its_input_by_any_way() {
+    const TRIES: [&str; 14] = [
+        "open ../../etc/passwd from /iexec_in",
+        "open /etc/passwd from /iexec_out",
+        "create a file in /iexec_in",
+        "create a directory in /iexec_in",
+        "write into /iexec_in/data",
+        "hard-link /iexec_in/data into /iexec_out",
+        "open /etc/passwd through a symbolic link",
+        "open ../in/data through a symbolic link",
+        "set the times of /iexec_in/data",
+        "truncate /iexec_in/data",
+        "open .. of /iexec_out",
+        "accept a connection on /iexec_in",
+        "delete /iexec_in/spare",
+        "move /iexec_in/data into /iexec_out",
+    ];
     let sandbox = Sandbox::new().unwrap();
     let app = sandbox.load(&fixture("escape.wat")).unwrap();
     let dirs = Dirs::new();
+    std::fs::write(dirs.input().join("data"), "secret").unwrap();
+    std::fs::write(dirs.input().join("spare"), "spare").unwrap();
     let outcome = sandbox.run(&app, &dirs.spec(small_limits())).unwrap();
-    let Exit::Code(errno) = outcome.exit else {
-        panic!("the app got out: {:?}", outcome.exit);
-    };
-    assert_ne!(errno, 0);
-    assert!(!dirs.input().join("planted").exists());
-    assert_eq!(std::fs::read_dir(dirs.output()).unwrap().count(), 0);
+    assert_eq!(outcome.exit, Exit::Success, "{outcome:?}");
+    assert_eq!(outcome.stdout.len(), 4 * TRIES.len(), "one result per try");
+    let worked: Vec<&str> = TRIES
+        .iter()
+        .zip(outcome.stdout.chunks_exact(4))
+        .filter(|(_, errno)| *errno == [0; 4])
+        .map(|(try_, _)| *try_)
+        .collect();
+    assert!(worked.is_empty(), "the app got out: {worked:?}");
+    let mut input: Vec<_> = std::fs::read_dir(dirs.input())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    input.sort();
+    assert_eq!(input, ["data", "spare"]);
+    assert_eq!(std::fs::read(dirs.input().join("data")).unwrap(), b"secret");
+    for name in ["stolen", "linked"] {
+        assert!(!dirs.output().join(name).exists(), "{name}");
+    }
 }
 
 #[test]
