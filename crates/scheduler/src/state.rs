@@ -1475,6 +1475,11 @@ mod tests {
 
     /// A database holding one initialized deal of `tasks` tasks at trust 1.
     fn pool(tasks: u64) -> (tempfile::TempDir, Db, Vec<TaskId>) {
+        pool_with_callback(tasks, Address::ZERO)
+    }
+
+    /// As [`pool`], the deal's results sent to `callback`.
+    fn pool_with_callback(tasks: u64, callback: Address) -> (tempfile::TempDir, Db, Vec<TaskId>) {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("scheduler.db"), "test pool").unwrap();
         let deal = DealId::new(B256::repeat_byte(0xd));
@@ -1488,7 +1493,7 @@ mod tests {
             bot_first: 0,
             bot_size: tasks,
             worker_stake: U256::ZERO,
-            callback: Address::ZERO,
+            callback,
             tag: B256::ZERO,
         };
         let ids: Vec<TaskId> = (0..tasks).map(|i| deal.task(U256::from(i))).collect();
@@ -1675,5 +1680,105 @@ mod tests {
             .with(|tx| lose_replicates(tx, clock(beat_ms + 250)))
             .unwrap();
         assert_eq!(lost, 1);
+    }
+
+    /// `task` revealed with `digest` and `uploader` asked to upload, as the chain's events
+    /// and the scheduler's choice leave it.
+    fn asked_to_upload(db: &Db, task: TaskId, digest: B256, uploader: Address) {
+        db.with(|tx| {
+            tx.execute(
+                "UPDATE tasks SET status = 'RESULT_UPLOADING', digest = ?2, uploader = ?3,
+                 upload_asked_ms = ?4 WHERE task_id = ?1",
+                params![hx(task), hx(digest), hx(uploader), now_ms()],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    fn uploaded(callback: &[u8]) -> StatusUpdate {
+        let mut update = StatusUpdate::new(ReplicateStatus::ResultUploaded);
+        update.callback_data = Some(Bytes::copy_from_slice(callback));
+        update
+    }
+
+    fn task_row(db: &Db, task: TaskId) -> TaskRow {
+        db.with(|tx| load_task(tx, task)).unwrap().unwrap()
+    }
+
+    #[test]
+    fn callback_data_that_is_not_the_revealed_digest_is_refused_and_changes_nothing() {
+        let consumer = Address::repeat_byte(0xcc);
+        let (_dir, db, _) = pool_with_callback(1, consumer);
+        let backoff = Duration::from_secs(600);
+        let given = give(&db, A, backoff).unwrap();
+        let task = given.task_id;
+        let data = b"the app's callback data".as_slice();
+        let digest = keccak256(data);
+        asked_to_upload(&db, task, digest, A);
+        let link = r#"{"storage":"agora","location":"http://127.0.0.1:1/v1/results/0x01"}"#;
+
+        let forged = uploaded(b"what the worker would rather send");
+        let refused = db.with(|tx| Ok(report(tx, A, task, &forged, Some(link), NOW, backoff)));
+        match refused.unwrap() {
+            Err(Refused::CallbackMismatch { actual, expected }) => {
+                assert_eq!(expected, digest);
+                assert_eq!(actual, keccak256(b"what the worker would rather send"));
+            }
+            other => panic!("not refused as a mismatch: {other:?}"),
+        }
+        let row = task_row(&db, task);
+        assert_eq!(row.status, TaskStatus::ResultUploading, "nothing changed");
+        assert_eq!(row.result_link, None);
+        assert_eq!(row.callback_data, None);
+
+        // The data whose keccak is the digest is kept for finalize.
+        db.with(|tx| {
+            report(tx, A, task, &uploaded(data), Some(link), NOW, backoff)
+                .map_err(|e| crate::Error::Chain(e.to_string()))
+        })
+        .unwrap();
+        let row = task_row(&db, task);
+        assert_eq!(row.status, TaskStatus::ResultUploaded);
+        assert_eq!(row.result_link.as_deref(), Some(link));
+        assert_eq!(row.callback_data.as_deref(), Some(data));
+    }
+
+    #[test]
+    fn an_upload_report_from_a_worker_not_asked_is_only_noted() {
+        let (_dir, db, _) = pool(1);
+        let backoff = Duration::from_secs(600);
+        let task = give(&db, A, backoff).unwrap().task_id;
+        // B also holds a replicate (trust 1 needs no second; as a reopened task would).
+        db.with(|tx| {
+            tx.execute(
+                "INSERT INTO replicates (task_id, worker, status, authorization, assigned_ms, updated_ms)
+                 VALUES (?1, ?2, 'COMPUTED', x'', ?3, ?3)",
+                params![hx(task), hx(B), now_ms()],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        asked_to_upload(&db, task, B256::repeat_byte(7), A);
+        let link = r#"{"storage":"agora","location":"http://127.0.0.1:1/v1/results/0x02"}"#;
+        db.with(|tx| {
+            report(tx, B, task, &uploaded(b""), Some(link), NOW, backoff)
+                .map_err(|e| crate::Error::Chain(e.to_string()))
+        })
+        .unwrap();
+        let row = task_row(&db, task);
+        assert_eq!(
+            row.status,
+            TaskStatus::ResultUploading,
+            "still waiting for A"
+        );
+        assert_eq!(row.result_link, None, "B's link is not taken");
+        let noted = history(&db, task);
+        assert!(
+            noted
+                .iter()
+                .any(|e| e.worker == Some(B) && e.reason == "uploaded without being asked"),
+            "{noted:?}"
+        );
     }
 }

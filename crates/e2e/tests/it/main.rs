@@ -2,6 +2,7 @@
 //! in this process, on loopback sockets, driven through their public APIs and the chain.
 
 mod api;
+mod callback;
 mod forgers;
 mod inputs;
 mod net;
