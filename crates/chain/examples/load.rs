@@ -45,7 +45,8 @@ sol! {
 #[derive(Debug, Parser)]
 struct Args {
     /// Nodes to load, comma-separated: `agora` (durable), `agora-mem` (`--ephemeral`, for
-    /// comparison), `anvil`, or the URL of a running node whose dev accounts come from the
+    /// comparison), `anvil`, `anvil-prune` (anvil `--prune-history`: no historical states), or
+    /// the URL of a running node whose dev accounts come from the
     /// test mnemonic.
     #[arg(long, value_delimiter = ',', default_value = "agora,anvil")]
     target: Vec<Target>,
@@ -102,6 +103,8 @@ enum Target {
     Agora,
     AgoraEphemeral,
     Anvil,
+    /// anvil with `--prune-history`: it keeps no historical states.
+    AnvilPruned,
     Url(String),
 }
 
@@ -112,11 +115,12 @@ impl FromStr for Target {
             "agora" => Ok(Self::Agora),
             "agora-mem" => Ok(Self::AgoraEphemeral),
             "anvil" => Ok(Self::Anvil),
+            "anvil-prune" => Ok(Self::AnvilPruned),
             url if url.starts_with("http://") || url.starts_with("https://") => {
                 Ok(Self::Url(url.into()))
             }
             other => Err(format!(
-                "{other:?}: use agora, agora-mem, anvil or an http:// URL"
+                "{other:?}: use agora, agora-mem, anvil, anvil-prune or an http:// URL"
             )),
         }
     }
@@ -128,6 +132,7 @@ impl fmt::Display for Target {
             Self::Agora => f.write_str("agora"),
             Self::AgoraEphemeral => f.write_str("agora-mem"),
             Self::Anvil => f.write_str("anvil"),
+            Self::AnvilPruned => f.write_str("anvil-prune"),
             Self::Url(url) => f.write_str(url),
         }
     }
@@ -186,9 +191,12 @@ impl Node {
                 command.args(["chain", "--ephemeral", "--accounts", &accounts]);
                 (command, None)
             }
-            Target::Anvil => {
+            Target::Anvil | Target::AnvilPruned => {
                 let mut command = tokio::process::Command::new(&args.anvil_bin);
                 command.args(["--hardfork", "prague", "--quiet", "--accounts", &accounts]);
+                if *target == Target::AnvilPruned {
+                    command.arg("--prune-history");
+                }
                 (command, None)
             }
         };

@@ -27,8 +27,8 @@ use std::{
 use agora_api::market::{OrderKind, OrderQuery, OrderStatus, SignedOrder};
 use agora_market::{NewOrder, Store};
 use agora_primitives::{
-    Address, AppOrder, B256, Bytes, DatasetOrder, Domain, Nrlc, RequestOrder, Signed, Tag, U256,
-    WorkerpoolOrder,
+    Address, AppOrder, B256, Bytes, DatasetOrder, Domain, Nrlc, Order, RequestOrder, Signed, Tag,
+    U256, WorkerpoolOrder,
 };
 
 const APPS: u64 = 1_000;
@@ -266,6 +266,8 @@ struct Args {
     orders: u64,
     samples: usize,
     db: Option<PathBuf>,
+    /// Through the market's HTTP API, on a chain, instead of the store layer.
+    http: bool,
 }
 
 fn args() -> Args {
@@ -273,15 +275,20 @@ fn args() -> Args {
         orders: 1_000_000,
         samples: 2_000,
         db: None,
+        http: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
+        if arg == "--http" {
+            args.http = true;
+            continue;
+        }
         let value = it.next().unwrap_or_else(|| panic!("{arg} needs a value"));
         match arg.as_str() {
             "--orders" => args.orders = value.parse().expect("--orders is a number"),
             "--samples" => args.samples = value.parse().expect("--samples is a number"),
             "--db" => args.db = Some(PathBuf::from(value)),
-            other => panic!("unknown option {other}: --orders N, --samples N, --db PATH"),
+            other => panic!("unknown option {other}: --orders N, --samples N, --db PATH, --http"),
         }
     }
     args
@@ -300,13 +307,28 @@ fn ms(d: Duration) -> String {
 
 fn main() {
     let args = args();
-    let domain = Domain::new(31337, Address::repeat_byte(0x42));
+    // Through HTTP the market checks each published order on a chain: a world with the
+    // protocol, funded actors and an app; the book's identity is that chain's.
+    let runtime = tokio::runtime::Runtime::new().expect("a runtime");
+    let world = args
+        .http
+        .then(|| runtime.block_on(agora_testkit::market::World::start()));
+    let (domain, identity) = match &world {
+        Some(world) => (
+            world.domain,
+            format!("chain {} hub {}", world.domain.chain_id, world.hub),
+        ),
+        None => (
+            Domain::new(31337, Address::repeat_byte(0x42)),
+            "orderbook benchmark".to_string(),
+        ),
+    };
     let dir = tempfile::tempdir().expect("a temporary directory");
     let path = args
         .db
         .clone()
         .unwrap_or_else(|| dir.path().join("market.db"));
-    let store = Store::open(&path, "orderbook benchmark").expect("the book opens");
+    let store = Store::open(&path, &identity).expect("the book opens");
     let mut rng = Rng(7);
     let have = store.count().expect("a count");
     if have < args.orders {
@@ -349,6 +371,13 @@ fn main() {
         path.display()
     );
 
+    if let Some(world) = world {
+        drop(store);
+        let results = runtime.block_on(over_http(&args, &world, &path, &mut rng));
+        print_results(&results);
+        return;
+    }
+
     // One more order, as publish stores it: one transaction each.
     let mut inserts = Vec::with_capacity(args.samples);
     let mut hashes = Vec::with_capacity(args.samples);
@@ -375,8 +404,53 @@ fn main() {
     }
     results.push(("get one order by hash", percentiles(gets), 1));
 
-    type MakeQuery = Box<dyn Fn(&mut Rng) -> OrderQuery>;
-    let queries: Vec<(&str, MakeQuery)> = vec![
+    let queries = queries();
+    let mut plans = Vec::new();
+    for (name, make) in &queries {
+        let mut samples = Vec::with_capacity(args.samples);
+        let mut found = 0;
+        for _ in 0..args.samples {
+            let query = make(&mut rng);
+            let start = Instant::now();
+            let page = store.list(&query).expect("a list");
+            samples.push(start.elapsed());
+            found += page.orders.len();
+        }
+        plans.push((*name, store.explain(&make(&mut rng)).expect("a plan")));
+        results.push((name, percentiles(samples), found / args.samples));
+    }
+    // Ten pages of 100 of the open request orders, following the cursor.
+    let mut pages = Vec::with_capacity(args.samples);
+    for _ in 0..(args.samples / 10).max(1) {
+        let mut query = OrderQuery {
+            limit: 100,
+            ..OrderQuery::new(OrderKind::Request)
+        };
+        for _ in 0..10 {
+            let start = Instant::now();
+            let page = store.list(&query).expect("a list");
+            pages.push(start.elapsed());
+            query.cursor = page.next;
+        }
+    }
+    results.push((
+        "request orders, pages 1 to 10 of 100 (cursor)",
+        percentiles(pages),
+        100,
+    ));
+
+    print_results(&results);
+    println!();
+    for (name, plan) in plans {
+        println!("{name}: {}", plan.replace('\n', "; "));
+    }
+}
+
+type MakeQuery = Box<dyn Fn(&mut Rng) -> OrderQuery>;
+
+/// The lists timed, each with its query maker.
+fn queries() -> Vec<(&'static str, MakeQuery)> {
+    vec![
         (
             "app orders of one app, cheapest first",
             Box::new(|rng| OrderQuery {
@@ -475,22 +549,93 @@ fn main() {
                 ..OrderQuery::new(OrderKind::Request)
             }),
         ),
-    ];
-    let mut plans = Vec::new();
-    for (name, make) in &queries {
+    ]
+}
+
+type Figures = (Duration, Duration, Duration);
+
+fn print_results(results: &[(&str, Figures, usize)]) {
+    println!();
+    println!("| operation | p50 | p99 | max | orders per answer |");
+    println!("| --- | ---: | ---: | ---: | ---: |");
+    for (name, (p50, p99, max), found) in results {
+        println!(
+            "| {name} | {} | {} | {} | {found} |",
+            ms(*p50),
+            ms(*p99),
+            ms(*max)
+        );
+    }
+}
+
+/// The same operations through the market's HTTP API (a client on loopback, JSON both ways):
+/// publish with its chain checks (the app's owner read on chain, the signature checked), get
+/// by hash, the lists and the pages.
+async fn over_http(
+    args: &Args,
+    world: &agora_testkit::market::World,
+    path: &std::path::Path,
+    rng: &mut Rng,
+) -> Vec<(&'static str, Figures, usize)> {
+    let market = agora_market::serve(agora_market::Config {
+        db: path.to_path_buf(),
+        listen: "127.0.0.1:0".parse().expect("an address"),
+        rpc_url: world.url().to_string(),
+        hub: world.hub,
+        tick: Duration::from_secs(1),
+    })
+    .await
+    .expect("the market starts");
+    let client = agora_market::Client::new(market.url());
+    println!("market at {}", market.url());
+    let owner = world.signer(agora_testkit::market::APP_OWNER);
+    // Signed before the clock starts: the signing is the publisher's, not the market's.
+    let orders: Vec<Signed<AppOrder>> = (0..args.samples)
+        .map(|_| {
+            AppOrder {
+                app: world.assets.app,
+                appprice: Nrlc::from(rng.log(10.0)),
+                volume: U256::from(rng.log(3.0)),
+                salt: rng.bytes32(),
+                ..AppOrder::default()
+            }
+            .sign(&world.domain, &owner)
+            .expect("signs")
+        })
+        .collect();
+    let mut publishes = Vec::with_capacity(args.samples);
+    let mut hashes = Vec::with_capacity(args.samples);
+    for order in &orders {
+        let start = Instant::now();
+        let stored = client.publish_app(order).await.expect("published");
+        publishes.push(start.elapsed());
+        hashes.push(stored.hash);
+    }
+    let mut results = vec![(
+        "publish one app order (HTTP, chain checks, one transaction)",
+        percentiles(publishes),
+        0,
+    )];
+    let mut gets = Vec::with_capacity(args.samples);
+    for hash in &hashes {
+        let start = Instant::now();
+        let found = client.get(*hash).await.expect("a read");
+        gets.push(start.elapsed());
+        assert!(found.is_some());
+    }
+    results.push(("get one order by hash (HTTP)", percentiles(gets), 1));
+    for (name, make) in queries() {
         let mut samples = Vec::with_capacity(args.samples);
         let mut found = 0;
         for _ in 0..args.samples {
-            let query = make(&mut rng);
+            let query = make(rng);
             let start = Instant::now();
-            let page = store.list(&query).expect("a list");
+            let page = client.list(&query).await.expect("a list");
             samples.push(start.elapsed());
             found += page.orders.len();
         }
-        plans.push((*name, store.explain(&make(&mut rng)).expect("a plan")));
         results.push((name, percentiles(samples), found / args.samples));
     }
-    // Ten pages of 100 of the open request orders, following the cursor.
     let mut pages = Vec::with_capacity(args.samples);
     for _ in 0..(args.samples / 10).max(1) {
         let mut query = OrderQuery {
@@ -499,30 +644,16 @@ fn main() {
         };
         for _ in 0..10 {
             let start = Instant::now();
-            let page = store.list(&query).expect("a list");
+            let page = client.list(&query).await.expect("a list");
             pages.push(start.elapsed());
             query.cursor = page.next;
         }
     }
     results.push((
-        "request orders, pages 1 to 10 of 100 (cursor)",
+        "request orders, pages 1 to 10 of 100 (cursor, HTTP)",
         percentiles(pages),
         100,
     ));
-
-    println!();
-    println!("| operation | p50 | p99 | max | orders per answer |");
-    println!("| --- | ---: | ---: | ---: | ---: |");
-    for (name, (p50, p99, max), found) in &results {
-        println!(
-            "| {name} | {} | {} | {} | {found} |",
-            ms(*p50),
-            ms(*p99),
-            ms(*max)
-        );
-    }
-    println!();
-    for (name, plan) in plans {
-        println!("{name}: {}", plan.replace('\n', "; "));
-    }
+    market.shutdown().await;
+    results
 }

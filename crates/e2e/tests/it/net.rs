@@ -79,6 +79,20 @@ impl Net {
     }
 
     pub(crate) async fn start_tuned(module: &str, tune: fn(&mut agora_scheduler::Config)) -> Self {
+        Self::start_with(module, tune, false).await
+    }
+
+    /// As [`Net::start`], with the scheduler's and workers' default settings (1 s tick,
+    /// the default ask wait) instead of the test timings: what users run.
+    pub(crate) async fn start_with_defaults(module: &str) -> Self {
+        Self::start_with(module, |_| {}, true).await
+    }
+
+    async fn start_with(
+        module: &str,
+        tune: fn(&mut agora_scheduler::Config),
+        defaults: bool,
+    ) -> Self {
         let wasm = std::fs::read(workspace_file(module)).expect("the app module");
         let dir = tempfile::tempdir().expect("a temporary directory");
         let config = Config {
@@ -104,6 +118,15 @@ impl Net {
             workers_started: 0,
             results_max_bytes: 16 << 20,
             ..Config::test(dir.path())
+        };
+        let config = if defaults {
+            Config {
+                tune_scheduler: |config| config.quiet = true,
+                tune_worker: |_| {},
+                ..config
+            }
+        } else {
+            config
         };
         let mut network = agora_network::spawn(config)
             .await
