@@ -362,7 +362,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(actor, target, percent)| Op::Transfer { actor, target, percent }),
         1 => (actor(), 0..SPENDERS.len(), 0..400u64)
             .prop_map(|(actor, spender, amount)| Op::Approve { actor, spender, amount }),
-        2 => (0..SPENDERS.len(), actor(), target(), 1..=120u64)
+        2 => (0..SPENDERS.len(), actor(), target(), 1..=150u64)
             .prop_map(|(spender, from, target, percent)| Op::TransferFrom { spender, from, target, percent }),
         5 => match_op().prop_map(Op::Match),
         1 => (0..4usize, prop::bool::weighted(0.8))
@@ -1773,18 +1773,31 @@ async fn run(ops: &[Op], coverage: &RefCell<Coverage>) {
     case.world.shutdown().await;
 }
 
+/// The seed of the default run.
+const SEED: u64 = 0x5eed_0c0a_2026_1207;
+
 #[test]
 fn random_sequences_of_protocol_calls_pay_every_account_what_the_model_predicts() {
     let cases = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|cases| cases.parse().ok())
         .unwrap_or(256);
+    // The same sequences on every run, so that CI's coverage check cannot depend on luck;
+    // PROPTEST_RNG_SEED explores others.
+    let base = Config::default();
+    let rng_seed = if std::env::var_os("PROPTEST_RNG_SEED").is_some() {
+        base.rng_seed
+    } else {
+        proptest::test_runner::RngSeed::Fixed(SEED)
+    };
+    println!("seed: {rng_seed:?} (PROPTEST_RNG_SEED=<u64> runs others)");
     let mut runner = TestRunner::new(Config {
         cases,
         // No regression files in the source tree; a failure prints its minimal sequence.
         failure_persistence: None,
         max_shrink_iters: 256,
-        ..Config::default()
+        rng_seed,
+        ..base
     });
     let coverage = RefCell::new(Coverage::default());
     let outcome = runner.run(&ops(), |ops| {
