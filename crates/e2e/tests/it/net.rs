@@ -84,6 +84,7 @@ impl Net {
 
     /// As [`Net::start`], with the scheduler's and workers' default settings (1 s tick,
     /// the default ask wait) instead of the test timings: what users run.
+    #[allow(dead_code, reason = "the workerpool example's; no test uses it")]
     pub(crate) async fn start_with_defaults(module: &str) -> Self {
         Self::start_with(module, |_| {}, true).await
     }
