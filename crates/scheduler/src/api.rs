@@ -161,11 +161,8 @@ impl FromRequestParts<Arc<Shared>> for Worker {
         let worker: Option<String> = shared.db.with(|tx| {
             use rusqlite::OptionalExtension;
             Ok(tx
-                .query_row(
-                    "SELECT worker FROM sessions WHERE token = ?1 AND expires_at > ?2",
-                    rusqlite::params![token, now],
-                    |r| r.get(0),
-                )
+                .prepare_cached("SELECT worker FROM sessions WHERE token = ?1 AND expires_at > ?2")?
+                .query_row(rusqlite::params![token, now], |r| r.get(0))
                 .optional()?)
         })?;
         let worker = worker.and_then(|w| w.parse().ok()).ok_or_else(|| {
@@ -247,10 +244,8 @@ async fn login(
     let token = random_hex()?;
     let expires_at = now_ms() / 1000 + shared.config.session_ttl.as_secs();
     shared.db.with(|tx| {
-        tx.execute(
-            "INSERT INTO sessions (token, worker, expires_at) VALUES (?1, ?2, ?3)",
-            rusqlite::params![token, hx(worker), expires_at],
-        )?;
+        tx.prepare_cached("INSERT INTO sessions (token, worker, expires_at) VALUES (?1, ?2, ?3)")?
+            .execute(rusqlite::params![token, hx(worker), expires_at])?;
         state::set_score(tx, worker, score)?;
         state::seen(tx, worker)
     })?;

@@ -125,6 +125,8 @@ impl Db {
         )
         .map_err(fail)?;
         conn.execute_batch(SCHEMA).map_err(fail)?;
+        // Every statement the scheduler runs stays prepared (rusqlite keeps 16 by default).
+        conn.set_prepared_statement_cache_capacity(128);
         let found: Option<String> = conn
             .query_row("SELECT value FROM meta WHERE key = 'identity'", [], |r| {
                 r.get(0)
@@ -198,17 +200,18 @@ pub(crate) fn address(text: &str) -> rusqlite::Result<Address> {
 /// A meta value.
 pub(crate) fn meta(tx: &Transaction<'_>, key: &str) -> Result<Option<String>> {
     Ok(tx
-        .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
         .optional()?)
 }
 
 /// Sets a meta value.
 pub(crate) fn set_meta(tx: &Transaction<'_>, key: &str, value: &str) -> Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO meta (key, value) VALUES (?1, ?2)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        params![key, value],
-    )?;
+    )?
+    .execute(params![key, value])?;
     Ok(())
 }
 

@@ -351,10 +351,8 @@ async fn rebroadcast(shared: &Shared, start: bool) -> Result<()> {
                 tracing::warn!(target: "agora::scheduler", hash = %tx.hash, error = %e, "re-broadcast refused");
             }
             shared.db.with(|db| {
-                db.execute(
-                    "UPDATE txs SET sent_ms = ?2 WHERE nonce = ?1",
-                    rusqlite::params![tx.nonce, db::now_ms()],
-                )?;
+                db.prepare_cached("UPDATE txs SET sent_ms = ?2 WHERE nonce = ?1")?
+                    .execute(rusqlite::params![tx.nonce, db::now_ms()])?;
                 Ok(())
             })?;
         }

@@ -120,11 +120,8 @@ const MAX_ATTEMPTS: u64 = 3;
 /// [`MAX_ATTEMPTS`] failed.
 pub(crate) fn may_send(tx: &Transaction<'_>, purpose: &str) -> Result<bool> {
     let row: Option<(String, u64)> = tx
-        .query_row(
-            "SELECT state, attempts FROM purposes WHERE purpose = ?1",
-            [purpose],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT state, attempts FROM purposes WHERE purpose = ?1")?
+        .query_row([purpose], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     Ok(match row {
         None => true,
@@ -135,10 +132,9 @@ pub(crate) fn may_send(tx: &Transaction<'_>, purpose: &str) -> Result<bool> {
 /// Records that `purposes` could not be sent (the estimate reverted, for instance).
 pub(crate) fn purpose_failed(tx: &Transaction<'_>, purposes: &[String], error: &str) -> Result<()> {
     for purpose in purposes {
-        tx.execute(
-            "INSERT INTO purposes (purpose, nonce, state, attempts, error) VALUES (?1, NULL, 'failed', 1, ?2)
-             ON CONFLICT (purpose) DO UPDATE SET state = 'failed', attempts = attempts + 1, error = ?2, nonce = NULL",
-            params![purpose, error],
+        tx.prepare_cached("INSERT INTO purposes (purpose, nonce, state, attempts, error) VALUES (?1, NULL, 'failed', 1, ?2)
+             ON CONFLICT (purpose) DO UPDATE SET state = 'failed', attempts = attempts + 1, error = ?2, nonce = NULL")?
+        .execute(params![purpose, error],
         )?;
     }
     Ok(())
@@ -153,16 +149,15 @@ pub(crate) fn record_tx(
     label: &str,
     purposes: &[String],
 ) -> Result<()> {
-    tx.execute(
-        "INSERT INTO txs (nonce, hash, raw, label, state, sent_ms) VALUES (?1, ?2, ?3, ?4, 'pending', ?5)",
-        params![nonce, hx(hash), raw, label, now_ms()],
+    tx.prepare_cached("INSERT INTO txs (nonce, hash, raw, label, state, sent_ms) VALUES (?1, ?2, ?3, ?4, 'pending', ?5)")?
+        .execute(params![nonce, hx(hash), raw, label, now_ms()],
     )?;
     for purpose in purposes {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO purposes (purpose, nonce, state, attempts) VALUES (?1, ?2, 'pending', 0)
              ON CONFLICT (purpose) DO UPDATE SET state = 'pending', nonce = ?2",
-            params![purpose, nonce],
-        )?;
+        )?
+        .execute(params![purpose, nonce])?;
     }
     Ok(())
 }
@@ -195,7 +190,9 @@ pub(crate) fn pending_txs(tx: &Transaction<'_>) -> Result<Vec<PendingTx>> {
 
 /// The next nonce after the recorded transactions.
 pub(crate) fn next_recorded_nonce(tx: &Transaction<'_>) -> Result<Option<u64>> {
-    let max: Option<u64> = tx.query_row("SELECT MAX(nonce) FROM txs", [], |r| r.get(0))?;
+    let max: Option<u64> = tx
+        .prepare_cached("SELECT MAX(nonce) FROM txs")?
+        .query_row([], |r| r.get(0))?;
     Ok(max.map(|n| n + 1))
 }
 
@@ -203,15 +200,11 @@ pub(crate) fn next_recorded_nonce(tx: &Transaction<'_>) -> Result<Option<u64>> {
 /// its tasks' histories say so).
 pub(crate) fn tx_mined(tx: &Transaction<'_>, pending: &PendingTx, success: bool) -> Result<()> {
     let state = if success { "mined" } else { "reverted" };
-    tx.execute(
-        "UPDATE txs SET state = ?2 WHERE nonce = ?1",
-        params![pending.nonce, state],
-    )?;
+    tx.prepare_cached("UPDATE txs SET state = ?2 WHERE nonce = ?1")?
+        .execute(params![pending.nonce, state])?;
     if success {
-        tx.execute(
-            "UPDATE purposes SET state = 'mined' WHERE nonce = ?1",
-            [pending.nonce],
-        )?;
+        tx.prepare_cached("UPDATE purposes SET state = 'mined' WHERE nonce = ?1")?
+            .execute([pending.nonce])?;
         return Ok(());
     }
     let error = format!("{} transaction {} reverted", pending.label, pending.hash);
@@ -229,27 +222,34 @@ pub(crate) fn tx_mined(tx: &Transaction<'_>, pending: &PendingTx, success: bool)
             note(tx, TaskId::new(task), None, "TRANSACTION_REVERTED", &error)?;
         }
     }
-    tx.execute(
-        "UPDATE purposes SET state = 'failed', attempts = attempts + 1, error = ?2 WHERE nonce = ?1",
-        params![pending.nonce, error],
+    tx.prepare_cached("UPDATE purposes SET state = 'failed', attempts = attempts + 1, error = ?2 WHERE nonce = ?1")?
+        .execute(params![pending.nonce, error],
     )?;
     Ok(())
 }
 
 /// The id of the latest event (every status change records one).
 pub(crate) fn last_event(tx: &Transaction<'_>) -> Result<Option<u64>> {
-    Ok(tx.query_row("SELECT MAX(id) FROM events", [], |r| r.get(0))?)
+    Ok(tx
+        .prepare_cached("SELECT MAX(id) FROM events")?
+        .query_row([], |r| r.get(0))?)
 }
 
 /// The tasks with an event recorded after event `after` (after none, for `None`): those whose
 /// workers' actions may have changed.
 pub(crate) fn tasks_noted_after(tx: &Transaction<'_>, after: Option<u64>) -> Result<Vec<TaskId>> {
-    let mut statement = tx.prepare_cached("SELECT DISTINCT task_id FROM events WHERE id > ?1")?;
-    let tasks = statement
-        .query_map([after.unwrap_or(0)], |r| {
-            Ok(TaskId::new(b256(&r.get::<_, String>(0)?)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    // Not `SELECT DISTINCT`: SQLite answers that by scanning the whole `events_by_task`
+    // index, every event ever noted, where the rowid range reads only the new ones.
+    let mut statement = tx.prepare_cached("SELECT task_id FROM events WHERE id > ?1")?;
+    let mut tasks: Vec<TaskId> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut rows = statement.query([after.unwrap_or(0)])?;
+    while let Some(row) = rows.next()? {
+        let task = TaskId::new(b256(&row.get::<_, String>(0)?)?);
+        if seen.insert(task) {
+            tasks.push(task);
+        }
+    }
     Ok(tasks)
 }
 
@@ -261,20 +261,17 @@ pub(crate) fn note(
     status: &str,
     reason: &str,
 ) -> Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO events (task_id, worker, status, reason, at_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![hx(task), worker.map(hx), status, reason, now_ms()],
-    )?;
+    )?
+    .execute(params![hx(task), worker.map(hx), status, reason, now_ms()])?;
     Ok(())
 }
 
 fn task_status(tx: &Transaction<'_>, task: TaskId) -> Result<Option<TaskStatus>> {
     let status: Option<String> = tx
-        .query_row(
-            "SELECT status FROM tasks WHERE task_id = ?1",
-            [hx(task)],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT status FROM tasks WHERE task_id = ?1")?
+        .query_row([hx(task)], |r| r.get(0))
         .optional()?;
     Ok(status.and_then(|s| TaskStatus::parse(&s)))
 }
@@ -284,10 +281,8 @@ fn set_task(tx: &Transaction<'_>, task: TaskId, status: TaskStatus, reason: &str
     if task_status(tx, task)? == Some(status) {
         return Ok(());
     }
-    tx.execute(
-        "UPDATE tasks SET status = ?2, updated_ms = ?3 WHERE task_id = ?1",
-        params![hx(task), status.as_str(), now_ms()],
-    )?;
+    tx.prepare_cached("UPDATE tasks SET status = ?2, updated_ms = ?3 WHERE task_id = ?1")?
+        .execute(params![hx(task), status.as_str(), now_ms()])?;
     note(tx, task, None, status.as_str(), reason)
 }
 
@@ -297,11 +292,8 @@ fn replicate_status(
     worker: Address,
 ) -> Result<Option<ReplicateStatus>> {
     let status: Option<String> = tx
-        .query_row(
-            "SELECT status FROM replicates WHERE task_id = ?1 AND worker = ?2",
-            [hx(task), hx(worker)],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT status FROM replicates WHERE task_id = ?1 AND worker = ?2")?
+        .query_row([hx(task), hx(worker)], |r| r.get(0))
         .optional()?;
     Ok(status.and_then(|s| ReplicateStatus::parse(&s)))
 }
@@ -317,10 +309,10 @@ fn set_replicate(
     if replicate_status(tx, task, worker)? == Some(status) {
         return Ok(());
     }
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE replicates SET status = ?3, updated_ms = ?4 WHERE task_id = ?1 AND worker = ?2",
-        params![hx(task), hx(worker), status.as_str(), now_ms()],
-    )?;
+    )?
+    .execute(params![hx(task), hx(worker), status.as_str(), now_ms()])?;
     note(tx, task, Some(worker), status.as_str(), reason)
 }
 
@@ -388,10 +380,10 @@ fn task_row(r: &Row<'_>) -> rusqlite::Result<TaskRow> {
 
 fn load_task(tx: &Transaction<'_>, task: TaskId) -> Result<Option<TaskRow>> {
     Ok(tx
+        .prepare_cached(&format!(
+            "SELECT {TASK_COLUMNS} FROM tasks t JOIN deals d ON d.deal_id = t.deal_id WHERE t.task_id = ?1"
+        ))?
         .query_row(
-            &format!(
-                "SELECT {TASK_COLUMNS} FROM tasks t JOIN deals d ON d.deal_id = t.deal_id WHERE t.task_id = ?1"
-            ),
             [hx(task)],
             task_row,
         )
@@ -424,8 +416,15 @@ fn tasks_to_detect(tx: &Transaction<'_>, chain_now: u64) -> Result<Vec<TaskRow>>
 }
 
 /// The tasks that may take a replicate of `worker`: initialized, open for contributions,
-/// without a replicate of this worker, closest to their deadline first.
-fn tasks_open_to(tx: &Transaction<'_>, worker: Address, chain_now: u64) -> Result<Vec<TaskRow>> {
+/// without a replicate of this worker, closest to their deadline first; `limit` of them from
+/// `offset` on (a deal of a thousand tasks is read a page at a time, not whole for every ask).
+fn tasks_open_to(
+    tx: &Transaction<'_>,
+    worker: Address,
+    chain_now: u64,
+    offset: usize,
+    limit: usize,
+) -> Result<Vec<TaskRow>> {
     let ended = ended_statuses();
     let mut stmt = tx.prepare_cached(&format!(
         "SELECT {TASK_COLUMNS} FROM tasks t JOIN deals d ON d.deal_id = t.deal_id
@@ -434,9 +433,12 @@ fn tasks_open_to(tx: &Transaction<'_>, worker: Address, chain_now: u64) -> Resul
            AND (t.status = 'INITIALIZED' OR d.trust > 1 OR NOT EXISTS (
                 SELECT 1 FROM replicates r WHERE r.task_id = t.task_id AND r.status <> 'REJECTED'
                     AND (r.contributed = 1 OR r.status NOT IN ({ended}))))
-         ORDER BY t.contribution_deadline, t.created_ms, t.idx"
+         ORDER BY t.contribution_deadline, t.created_ms, t.idx LIMIT ?3 OFFSET ?4"
     ))?;
-    let rows = stmt.query_map(params![chain_now, hx(worker)], task_row)?;
+    let rows = stmt.query_map(
+        params![chain_now, hx(worker), limit as u64, offset as u64],
+        task_row,
+    )?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -476,42 +478,36 @@ fn replicates(tx: &Transaction<'_>, task: TaskId) -> Result<Vec<ReplicateRow>> {
 /// A worker's score as last read (`None`: unknown or changed since).
 pub(crate) fn score(tx: &Transaction<'_>, worker: Address) -> Result<Option<u64>> {
     Ok(tx
-        .query_row(
-            "SELECT score FROM workers WHERE worker = ?1 AND score_stale = 0",
-            [hx(worker)],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT score FROM workers WHERE worker = ?1 AND score_stale = 0")?
+        .query_row([hx(worker)], |r| r.get(0))
         .optional()?)
 }
 
 fn known_score(tx: &Transaction<'_>, worker: Address) -> Result<u64> {
     Ok(tx
-        .query_row(
-            "SELECT score FROM workers WHERE worker = ?1",
-            [hx(worker)],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT score FROM workers WHERE worker = ?1")?
+        .query_row([hx(worker)], |r| r.get(0))
         .optional()?
         .unwrap_or_default())
 }
 
 /// Records a worker's score, read from the chain.
 pub(crate) fn set_score(tx: &Transaction<'_>, worker: Address, score: u64) -> Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO workers (worker, score, score_stale, last_seen_ms) VALUES (?1, ?2, 0, ?3)
          ON CONFLICT (worker) DO UPDATE SET score = ?2, score_stale = 0",
-        params![hx(worker), score, now_ms()],
-    )?;
+    )?
+    .execute(params![hx(worker), score, now_ms()])?;
     Ok(())
 }
 
 /// Records that a worker was heard from.
 pub(crate) fn seen(tx: &Transaction<'_>, worker: Address) -> Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO workers (worker, score, score_stale, last_seen_ms) VALUES (?1, 0, 1, ?2)
          ON CONFLICT (worker) DO UPDATE SET last_seen_ms = ?2",
-        params![hx(worker), now_ms()],
-    )?;
+    )?
+    .execute(params![hx(worker), now_ms()])?;
     Ok(())
 }
 
@@ -604,10 +600,8 @@ fn apply_one(tx: &Transaction<'_>, event: &HubEvent) -> Result<()> {
             let Some(row) = load_task(tx, *task)? else {
                 return Ok(());
             };
-            tx.execute(
-                "UPDATE tasks SET initialized = 1 WHERE task_id = ?1",
-                [hx(task)],
-            )?;
+            tx.prepare_cached("UPDATE tasks SET initialized = 1 WHERE task_id = ?1")?
+                .execute([hx(task)])?;
             if matches!(row.status, TaskStatus::Received | TaskStatus::Initializing) {
                 set_task(tx, *task, TaskStatus::Initialized, "initialized on chain")?;
             }
@@ -616,16 +610,15 @@ fn apply_one(tx: &Transaction<'_>, event: &HubEvent) -> Result<()> {
             if load_task(tx, *task)?.is_none() {
                 return Ok(());
             }
-            tx.execute(
-                "INSERT INTO replicates (task_id, worker, status, authorization, assigned_ms, updated_ms)
-                 VALUES (?1, ?2, 'CONTRIBUTED', x'', ?3, ?3) ON CONFLICT DO NOTHING",
-                params![hx(task), hx(worker), now_ms()],
+            tx.prepare_cached("INSERT INTO replicates (task_id, worker, status, authorization, assigned_ms, updated_ms)
+                 VALUES (?1, ?2, 'CONTRIBUTED', x'', ?3, ?3) ON CONFLICT DO NOTHING")?
+        .execute(params![hx(task), hx(worker), now_ms()],
             )?;
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE replicates SET contributed = 1, result_hash = ?3
                  WHERE task_id = ?1 AND worker = ?2",
-                params![hx(task), hx(worker), hx(hash)],
-            )?;
+            )?
+            .execute(params![hx(task), hx(worker), hx(hash)])?;
             set_replicate(
                 tx,
                 *task,
@@ -645,12 +638,12 @@ fn apply_one(tx: &Transaction<'_>, event: &HubEvent) -> Result<()> {
                 .filter(|r| r.status != ReplicateStatus::Rejected)
                 .count() as u64;
             let reveal_deadline = at + 2 * row.timeref;
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE tasks SET consensus = ?2, winners = ?3, reveals = 0,
                         reveal_deadline = ?4, uploader = NULL, upload_asked_ms = 0
                  WHERE task_id = ?1",
-                params![hx(task), hx(value), winners, reveal_deadline],
-            )?;
+            )?
+            .execute(params![hx(task), hx(value), winners, reveal_deadline])?;
             set_task(
                 tx,
                 *task,
@@ -683,14 +676,14 @@ fn apply_one(tx: &Transaction<'_>, event: &HubEvent) -> Result<()> {
             let Some(row) = load_task(tx, *task)? else {
                 return Ok(());
             };
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE replicates SET revealed = 1 WHERE task_id = ?1 AND worker = ?2",
-                params![hx(task), hx(worker)],
-            )?;
-            tx.execute(
+            )?
+            .execute(params![hx(task), hx(worker)])?;
+            tx.prepare_cached(
                 "UPDATE tasks SET reveals = reveals + 1, digest = ?2 WHERE task_id = ?1",
-                params![hx(task), hx(digest)],
-            )?;
+            )?
+            .execute(params![hx(task), hx(digest)])?;
             set_replicate(
                 tx,
                 *task,
@@ -723,12 +716,12 @@ fn apply_one(tx: &Transaction<'_>, event: &HubEvent) -> Result<()> {
                     "it did not reveal before the reveal deadline: the task was reopened and its stake goes at finalize",
                 )?;
             }
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE tasks SET consensus = NULL, winners = 0, reveals = 0, reveal_deadline = 0,
                         reopens = reopens + 1, uploader = NULL, upload_asked_ms = 0
                  WHERE task_id = ?1",
-                [hx(task)],
-            )?;
+            )?
+            .execute([hx(task)])?;
             set_task(
                 tx,
                 *task,
@@ -771,21 +764,18 @@ fn apply_one(tx: &Transaction<'_>, event: &HubEvent) -> Result<()> {
             }
         }
         HubEvent::Scored(worker) => {
-            tx.execute(
-                "UPDATE workers SET score_stale = 1 WHERE worker = ?1",
-                [hx(worker)],
-            )?;
+            tx.prepare_cached("UPDATE workers SET score_stale = 1 WHERE worker = ?1")?
+                .execute([hx(worker)])?;
         }
     }
     Ok(())
 }
 
 fn receive_deal(tx: &Transaction<'_>, deal: DealId, info: &DealInfo) -> Result<()> {
-    let inserted = tx.execute(
-        "INSERT INTO deals (deal_id, app, dataset, trust, category, timeref, start_time, bot_first,
+    let inserted = tx.prepare_cached("INSERT INTO deals (deal_id, app, dataset, trust, category, timeref, start_time, bot_first,
                             bot_size, worker_stake, callback, tag, block)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0) ON CONFLICT DO NOTHING",
-        params![
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0) ON CONFLICT DO NOTHING")?
+        .execute(params![
             hx(deal),
             hx(info.app),
             hx(info.dataset),
@@ -809,11 +799,10 @@ fn receive_deal(tx: &Transaction<'_>, deal: DealId, info: &DealInfo) -> Result<(
     for idx in info.bot_first..info.bot_first + info.bot_size {
         let task = deal.task(U256::from(idx));
         let now = now_ms();
-        tx.execute(
-            "INSERT INTO tasks (task_id, deal_id, idx, status, contribution_deadline, final_deadline,
+        tx.prepare_cached("INSERT INTO tasks (task_id, deal_id, idx, status, contribution_deadline, final_deadline,
                                 created_ms, updated_ms)
-             VALUES (?1, ?2, ?3, 'RECEIVED', ?4, ?5, ?6, ?6) ON CONFLICT DO NOTHING",
-            params![
+             VALUES (?1, ?2, ?3, 'RECEIVED', ?4, ?5, ?6, ?6) ON CONFLICT DO NOTHING")?
+        .execute(params![
                 hx(task),
                 hx(deal),
                 idx,
@@ -995,14 +984,18 @@ fn revealing(
                 })
                 .or_else(|| all.iter().find(|r| r.revealed));
             if let Some(next) = next {
-                tx.execute(
+                tx.prepare_cached(
                     "UPDATE tasks SET uploader = ?2, upload_asked_ms = ?3 WHERE task_id = ?1",
-                    params![hx(task.task), hx(next.worker), clock.wall_ms],
-                )?;
-                tx.execute(
+                )?
+                .execute(params![
+                    hx(task.task),
+                    hx(next.worker),
+                    clock.wall_ms
+                ])?;
+                tx.prepare_cached(
                     "UPDATE replicates SET upload_tried = 1 WHERE task_id = ?1 AND worker = ?2",
-                    params![hx(task.task), hx(next.worker)],
-                )?;
+                )?
+                .execute(params![hx(task.task), hx(next.worker)])?;
                 set_task(
                     tx,
                     task.task,
@@ -1129,7 +1122,29 @@ pub(crate) fn assign(
     if resting(tx, worker, backoff, now_ms())?.is_some() {
         return Ok(None);
     }
-    for task in tasks_open_to(tx, worker, chain_now)? {
+    const PAGE: usize = 32;
+    let mut offset = 0;
+    loop {
+        let page = tasks_open_to(tx, worker, chain_now, offset, PAGE)?;
+        if let Some(assignment) = assign_one(tx, worker, scheduler, &page, &assignment)? {
+            return Ok(Some(assignment));
+        }
+        if page.len() < PAGE {
+            return Ok(None);
+        }
+        offset += PAGE;
+    }
+}
+
+/// The first of `tasks` that needs another replicate, given to `worker`.
+fn assign_one(
+    tx: &Transaction<'_>,
+    worker: Address,
+    scheduler: &PrivateKeySigner,
+    tasks: &[TaskRow],
+    assignment: &impl Fn(&TaskRow, Vec<u8>) -> Assignment,
+) -> Result<Option<Assignment>> {
+    for task in tasks {
         let all = replicates(tx, task.task)?;
         let mut contributed = Vec::new();
         let mut pending = Vec::new();
@@ -1154,10 +1169,9 @@ pub(crate) fn assign(
         .sign(scheduler)
         .map_err(|e| crate::Error::Chain(format!("cannot sign an authorization: {e}")))?;
         let now = now_ms();
-        tx.execute(
-            "INSERT INTO replicates (task_id, worker, status, authorization, assigned_ms, updated_ms)
-             VALUES (?1, ?2, 'ASSIGNED', ?3, ?4, ?4)",
-            params![hx(task.task), hx(worker), authorization.to_vec(), now],
+        tx.prepare_cached("INSERT INTO replicates (task_id, worker, status, authorization, assigned_ms, updated_ms)
+             VALUES (?1, ?2, 'ASSIGNED', ?3, ?4, ?4)")?
+        .execute(params![hx(task.task), hx(worker), authorization.to_vec(), now],
         )?;
         note(
             tx,
@@ -1179,7 +1193,7 @@ pub(crate) fn assign(
                 &format!("first replicate given to {worker}"),
             )?;
         }
-        return Ok(Some(assignment(&task, authorization.to_vec())));
+        return Ok(Some(assignment(task, authorization.to_vec())));
     }
     Ok(None)
 }
@@ -1475,18 +1489,22 @@ mod tests {
 
     /// A database holding one initialized deal of `tasks` tasks at trust 1.
     fn pool(tasks: u64) -> (tempfile::TempDir, Db, Vec<TaskId>) {
-        pool_with_callback(tasks, Address::ZERO)
+        pool_with(tasks, 1, Address::ZERO)
     }
 
-    /// As [`pool`], the deal's results sent to `callback`.
-    fn pool_with_callback(tasks: u64, callback: Address) -> (tempfile::TempDir, Db, Vec<TaskId>) {
+    /// As [`pool`], at `trust`, the deal's results sent to `callback`.
+    fn pool_with(
+        tasks: u64,
+        trust: u64,
+        callback: Address,
+    ) -> (tempfile::TempDir, Db, Vec<TaskId>) {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("scheduler.db"), "test pool").unwrap();
         let deal = DealId::new(B256::repeat_byte(0xd));
         let info = DealInfo {
             app: Address::repeat_byte(1),
             dataset: Address::ZERO,
-            trust: 1,
+            trust,
             category: 0,
             timeref: 100,
             start_time: NOW,
@@ -1554,6 +1572,36 @@ mod tests {
             "the failed task is given again first"
         );
         assert_eq!(first.task_id, tasks[0]);
+    }
+
+    #[test]
+    fn an_ask_reads_the_open_tasks_a_page_at_a_time_and_finds_one_past_the_first_pages() {
+        // Trust 3 with fresh workers: every task takes as many replicates as the chain needs.
+        let needed = agora_primitives::consensus::contributions_needed(3, 0) as u8;
+        let (_dir, db, tasks) = pool_with(70, 3, Address::ZERO);
+        let backoff = Duration::from_secs(600);
+        let worker = |i: u8| Address::repeat_byte(0x10 + i);
+        for w in 0..needed {
+            for task in &tasks {
+                let given = give(&db, worker(w), backoff).expect("a replicate");
+                assert_eq!(given.task_id, *task, "closest deadline, then index, first");
+            }
+            assert_eq!(give(&db, worker(w), backoff), None);
+        }
+        // Every task has its replicates: three pages read, nothing more to give.
+        let extra = worker(needed);
+        assert_eq!(give(&db, extra, backoff), None);
+        // Task 65 (the third page) loses one through the app's failure: it is found.
+        send(
+            &db,
+            worker(0),
+            tasks[65],
+            StatusUpdate::failed(ReplicateStatus::ComputeFailed, "the app trapped"),
+            backoff,
+        );
+        let given = give(&db, extra, backoff).expect("the task that needs one more");
+        assert_eq!(given.task_id, tasks[65]);
+        assert_eq!(give(&db, extra, backoff), None);
     }
 
     #[test]
@@ -1709,7 +1757,7 @@ mod tests {
     #[test]
     fn callback_data_that_is_not_the_revealed_digest_is_refused_and_changes_nothing() {
         let consumer = Address::repeat_byte(0xcc);
-        let (_dir, db, _) = pool_with_callback(1, consumer);
+        let (_dir, db, _) = pool_with(1, 1, consumer);
         let backoff = Duration::from_secs(600);
         let given = give(&db, A, backoff).unwrap();
         let task = given.task_id;
