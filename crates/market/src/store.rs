@@ -203,6 +203,13 @@ impl Store {
              PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = {LOG_LIMIT};"
         ))
         .map_err(fail)?;
+        // One plan per statement: the bundled SQLite (STAT4) would otherwise compile a
+        // statement again whenever a value bound against an indexed column changes.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )
+        .map_err(fail)?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(fail)?;
@@ -255,6 +262,10 @@ impl Store {
                 })?;
                 conn.execute_batch("PRAGMA query_only = 1; PRAGMA busy_timeout = 5000;")?;
                 conn.set_prepared_statement_cache_capacity(64);
+                conn.set_db_config(
+                    rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+                    true,
+                )?;
                 conn
             }
         };

@@ -51,6 +51,14 @@ impl Journal {
                  );",
             )
             .map_err(fail)?;
+        // One plan per statement: the bundled SQLite (STAT4) would otherwise compile a
+        // statement again whenever its bound task id changes.
+        connection
+            .set_db_config(
+                rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+                true,
+            )
+            .map_err(fail)?;
         Ok(Self {
             path: path.to_path_buf(),
             connection: std::sync::Mutex::new(connection),
