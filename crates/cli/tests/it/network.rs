@@ -55,6 +55,9 @@ fn demo_runs_a_task_end_to_end_and_prints_its_certified_result() {
 pub(crate) struct Dev {
     child: Child,
     pub(crate) info: Value,
+    /// The folder `agora dev` was started from, where `agora run` runs too: its default
+    /// `./agora-results` lands there, not in the checkout.
+    cwd: std::path::PathBuf,
 }
 
 impl Dev {
@@ -90,7 +93,11 @@ impl Dev {
         }
         let info: Value = serde_json::from_str(&json)
             .unwrap_or_else(|e| panic!("agora dev printed no JSON ({e}):\n{json}"));
-        Self { child, info }
+        Self {
+            child,
+            info,
+            cwd: dir.parent().expect("a parent").to_path_buf(),
+        }
     }
 
     pub(crate) fn url(&self, key: &str) -> String {
@@ -100,6 +107,7 @@ impl Dev {
     /// `agora run` against this network, as dev account 6 (the requester).
     pub(crate) fn run(&self, extra: &[&str]) -> Output {
         agora()
+            .current_dir(&self.cwd)
             .arg("run")
             .args(extra)
             .args(["--dev-account", "6", "--timeout", "120"])
