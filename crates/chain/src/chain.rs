@@ -501,9 +501,8 @@ impl Chain {
                 expected: self.params.chain_id,
             });
         }
-        if self.tx_by_hash.contains_key(&tx.hash) {
-            return Err(TxError::AlreadyKnown(tx.hash));
-        }
+        // A transaction already mined is refused by its nonce (`nonce too low`), as go-ethereum
+        // and anvil do; only one still waiting in the pool is `already known`.
         let gas = envelope.gas_limit();
         if gas > self.params.block_gas_limit {
             return Err(TxError::GasLimit {

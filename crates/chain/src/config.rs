@@ -35,6 +35,45 @@ pub enum Storage {
     DataDir(PathBuf),
 }
 
+/// Which web pages may call the JSON-RPC endpoint over HTTP (CORS): a browser sends a
+/// preflight `OPTIONS` and reads the answer only if `Access-Control-Allow-Origin` allows its
+/// page's origin.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Cors {
+    /// Any page (`Access-Control-Allow-Origin: *`), as anvil and Hardhat's node answer: the
+    /// default of a dev node.
+    Any,
+    /// Only pages of these origins (`http://localhost:5173`, ...).
+    Origins(Vec<String>),
+    /// No CORS headers: browsers refuse every cross-origin call.
+    Off,
+}
+
+impl Cors {
+    /// Reads `--cors` as typed: `*`, or a comma-separated list of origins
+    /// (`scheme://host[:port]`, no path).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text == "*" {
+            return Ok(Self::Any);
+        }
+        let mut origins = Vec::new();
+        for origin in text.split(',').map(str::trim) {
+            let valid = origin.split_once("://").is_some_and(|(scheme, rest)| {
+                matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains('/')
+            });
+            if !valid {
+                return Err(format!(
+                    "CORS origin {origin:?} is not scheme://host[:port] (http or https, no path); use * for any"
+                ));
+            }
+            origins.push(origin.to_string());
+        }
+        Ok(Self::Origins(origins))
+    }
+}
+
 /// A contract that genesis deploys, in order, from the first dev account.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -80,6 +119,8 @@ pub struct Config {
     pub max_request_size: usize,
     /// Largest number of calls in one batch.
     pub max_batch_size: usize,
+    /// Which web pages may call the HTTP endpoint.
+    pub cors: Cors,
     /// Print nothing but warnings.
     pub quiet: bool,
 }
@@ -101,6 +142,7 @@ impl Default for Config {
             genesis: Vec::new(),
             max_request_size: 16 * 1024 * 1024,
             max_batch_size: 1000,
+            cors: Cors::Any,
             quiet: false,
         }
     }

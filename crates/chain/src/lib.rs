@@ -35,7 +35,7 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub use accounts::{DevAccount, derive as derive_dev_accounts};
 pub use config::{
-    Config, DEFAULT_BLOCK_GAS_LIMIT, DEFAULT_CHAIN_ID, DEV_MNEMONIC, GenesisContract, Mining,
+    Config, Cors, DEFAULT_BLOCK_GAS_LIMIT, DEFAULT_CHAIN_ID, DEV_MNEMONIC, GenesisContract, Mining,
     Storage, parse_hardfork,
 };
 pub use error::{Error, Result, TxError};
@@ -242,10 +242,13 @@ pub async fn spawn(config: Config) -> Result<Handle> {
         source,
     })?;
     let rpc = Arc::new(Rpc::new(node.clone(), config.max_batch_size));
-    let app = server::router(ServerState {
-        rpc,
-        max_request_size: config.max_request_size,
-    });
+    let app = server::router(
+        ServerState {
+            rpc,
+            max_request_size: config.max_request_size,
+        },
+        &config.cors,
+    );
     let (stop_server, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(async move {
         let serve = axum::serve(listener, app).with_graceful_shutdown(async move {

@@ -522,7 +522,12 @@ impl Rpc {
                 let request: TransactionRequest = p.required(0, "transaction")?;
                 let block: Option<BlockId> = p.optional(1, "block")?;
                 let mut request = call_request(request)?;
-                request.pending = matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending)));
+                // No block named: the pending block's context (the next number and
+                // timestamp), as anvil does, since the estimate is for a transaction sent now.
+                request.pending = matches!(
+                    block,
+                    None | Some(BlockId::Number(BlockNumberOrTag::Pending))
+                );
                 let chain = node.chain.read();
                 self.check_state_block(&chain, block)?;
                 Ok(quantity(

@@ -19,7 +19,7 @@ use axum::{
             rejection::WebSocketUpgradeRejection,
         },
     },
-    http::{StatusCode, header},
+    http::{Method, StatusCode, header},
     response::{IntoResponse, Response},
     routing::get,
 };
@@ -27,8 +27,10 @@ use futures::{SinkExt, StreamExt};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
 use tokio::{sync::mpsc, task::JoinHandle};
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 
 use crate::{
+    Cors,
     chain::Block,
     rpc::{Rpc, RpcError, Sequencer, Subscriber, filters, response},
 };
@@ -39,11 +41,35 @@ pub(crate) struct ServerState {
     pub(crate) max_request_size: usize,
 }
 
-pub(crate) fn router(state: ServerState) -> Router {
-    Router::new()
+pub(crate) fn router(state: ServerState, cors: &Cors) -> Router {
+    let router = Router::new()
         .route("/", get(websocket).post(http))
         .layer(DefaultBodyLimit::disable())
-        .with_state(state)
+        .with_state(state);
+    match cors_layer(cors) {
+        Some(layer) => router.layer(layer),
+        None => router,
+    }
+}
+
+/// The CORS answer: the preflight's `OPTIONS` is answered by the layer (any method and
+/// header a JSON-RPC client sends), and every answer carries the allowed origin.
+fn cors_layer(cors: &Cors) -> Option<CorsLayer> {
+    let origins = match cors {
+        Cors::Off => return None,
+        Cors::Any => AllowOrigin::any(),
+        Cors::Origins(list) => AllowOrigin::list(
+            list.iter()
+                .filter_map(|origin| header::HeaderValue::from_str(origin).ok()),
+        ),
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(origins)
+            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_headers(AllowHeaders::mirror_request())
+            .max_age(std::time::Duration::from_secs(600)),
+    )
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response {

@@ -49,6 +49,18 @@ pub(crate) struct Args {
     /// on stdout instead of the banner.
     #[arg(long)]
     json: bool,
+    /// Web pages allowed to call the HTTP endpoint (CORS): `*` for any (the default, as anvil),
+    /// or a comma-separated list of origins such as `http://localhost:5173`.
+    #[arg(
+        long,
+        default_value = "*",
+        value_name = "ORIGINS",
+        env = "AGORA_CHAIN_CORS"
+    )]
+    cors: String,
+    /// No CORS headers: browsers refuse every call from a web page.
+    #[arg(long, conflicts_with = "cors")]
+    no_cors: bool,
     /// Start without the protocol's contracts (token, registries, hub): a plain dev chain,
     /// with only the `--deploy` contracts.
     #[arg(long)]
@@ -107,7 +119,13 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
             args.hardfork
         )
     })?;
+    let cors = if args.no_cors {
+        agora_chain::Cors::Off
+    } else {
+        agora_chain::Cors::parse(&args.cors).map_err(|e| anyhow::anyhow!("--cors: {e}"))?
+    };
     let mut config = Config {
+        cors,
         host: args.host,
         port: args.port,
         chain_id: args.chain_id,

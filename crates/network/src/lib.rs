@@ -202,6 +202,10 @@ pub struct Config {
     /// How many of the workers start with the network (the others on
     /// [`Network::start_worker`]).
     pub workers_started: usize,
+    /// Whether the scheduler starts with the network (else on [`Network::start_scheduler`]
+    /// or [`Network::start_scheduler_with`], for a caller with settings of its own; no
+    /// worker starts with the network then, whatever `workers_started` says).
+    pub scheduler_started: bool,
     /// Changes to the scheduler's configuration, applied at each start.
     pub tune_scheduler: fn(&mut agora_scheduler::Config),
     /// Changes to each worker's configuration, applied at each start.
@@ -236,6 +240,7 @@ impl Config {
             workerpool_trust: 100,
             market: true,
             workers_started: 3,
+            scheduler_started: true,
             tune_scheduler: |config| {
                 config.tick = Duration::from_millis(250);
                 config.quiet = true;
@@ -455,9 +460,11 @@ pub async fn spawn(config: Config) -> Result<Network, Error> {
         results: Some(results),
         scheduler: None,
     };
-    network.start_scheduler().await?;
-    for i in 0..network.config.workers_started.min(network.workers.len()) {
-        network.start_worker(i).await?;
+    if network.config.scheduler_started {
+        network.start_scheduler().await?;
+        for i in 0..network.config.workers_started.min(network.workers.len()) {
+            network.start_worker(i).await?;
+        }
     }
     Ok(network)
 }

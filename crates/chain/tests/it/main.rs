@@ -4,6 +4,7 @@
 
 mod common;
 mod contracts;
+mod cors;
 mod differential;
 mod durability;
 mod errors;

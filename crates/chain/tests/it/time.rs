@@ -106,3 +106,47 @@ async fn interval_mining_groups_transactions_in_one_block() {
     .await;
     handle.shutdown().await;
 }
+
+/// A contract that reverts while `block.timestamp` is before `at`, as a claim does before a
+/// task's final deadline: its creation code.
+fn not_before(at: u64) -> String {
+    // Runtime: PUSH8 at, TIMESTAMP, LT, PUSH1 15, JUMPI, STOP, JUMPDEST, PUSH0, PUSH0, REVERT.
+    let runtime = format!("67{at:016x}4210600f57005b5f5ffd");
+    // Creation (9 bytes): PUSH1 19, DUP1, PUSH1 9, PUSH0, CODECOPY, PUSH0, RETURN.
+    format!("0x60138060095f395ff3{runtime}")
+}
+
+#[tokio::test]
+async fn estimate_gas_without_a_block_runs_in_the_pending_blocks_context() {
+    let handle = chain().await;
+    let deadline = head_timestamp(&handle).await + 1_000;
+    let from = handle.dev_accounts()[0].address;
+    let hash = result(
+        &handle,
+        "eth_sendTransaction",
+        json!([{ "from": from, "data": not_before(deadline) }]),
+    )
+    .await;
+    let receipt = result(&handle, "eth_getTransactionReceipt", json!([hash])).await;
+    let contract = receipt["contractAddress"].clone();
+    assert!(contract.is_string(), "{receipt}");
+    // The next block is at the deadline; the head is still before it (an idle chain).
+    result(&handle, "evm_setNextBlockTimestamp", json!([deadline])).await;
+    let call = json!({ "from": from, "to": contract });
+    // No block: the estimate is for a transaction sent now, mined at the deadline.
+    let gas = result(&handle, "eth_estimateGas", json!([call])).await;
+    assert!(hex_u64(&gas) >= 21_000, "{gas}");
+    // "pending" says the same; "latest" named explicitly runs at the head's time and reverts.
+    result(&handle, "eth_estimateGas", json!([call, "pending"])).await;
+    let (code, message) =
+        crate::common::error(&handle, "eth_estimateGas", json!([call, "latest"])).await;
+    assert_eq!(code, 3, "{message}");
+    // eth_call keeps `latest` as its default, as go-ethereum and anvil do.
+    let (code, _) = crate::common::error(&handle, "eth_call", json!([call])).await;
+    assert_eq!(code, 3);
+    // The transaction itself succeeds at the deadline.
+    let hash = result(&handle, "eth_sendTransaction", json!([call])).await;
+    let receipt = result(&handle, "eth_getTransactionReceipt", json!([hash])).await;
+    assert_eq!(receipt["status"], json!("0x1"));
+    handle.shutdown().await;
+}

@@ -117,6 +117,8 @@ impl Net {
             },
             market: false,
             workers_started: 0,
+            // Started below, once, with the test's own settings.
+            scheduler_started: false,
             results_max_bytes: 16 << 20,
             ..Config::test(dir.path())
         };
@@ -132,7 +134,6 @@ impl Net {
         let mut network = agora_network::spawn(config)
             .await
             .expect("the network starts");
-        network.kill_scheduler().await;
         network
             .start_scheduler_with(tune)
             .await
