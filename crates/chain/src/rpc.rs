@@ -548,6 +548,50 @@ impl Rpc {
                 let hash = node.submit(tx, queued).await?;
                 Ok(Value::String(hash.to_string()))
             }
+            "personal_sign" | "eth_sign" => {
+                p.at_most(2)?;
+                // personal_sign(message, address); eth_sign(address, message). Both sign the
+                // EIP-191 personal message, as go-ethereum, anvil and Hardhat do.
+                let (message, address) = if method == "personal_sign" {
+                    (0, 1)
+                } else {
+                    (1, 0)
+                };
+                let address: Address = p.required(address, "address")?;
+                let message = message_bytes(p.required::<Value>(message, "message")?);
+                let signer = self.dev_signer(&address, method)?;
+                let signature = alloy_signer::SignerSync::sign_message_sync(&signer, &message)
+                    .map_err(|e| RpcError::server(format!("cannot sign: {e}")))?;
+                Ok(Value::String(Bytes::from(signature.as_bytes()).to_string()))
+            }
+            "eth_signTypedData_v4" | "eth_signTypedData" => {
+                p.at_most(2)?;
+                let address: Address = p.required(0, "address")?;
+                // Wallets send the typed data as a JSON string (MetaMask) or as an object.
+                let data = match p.required::<Value>(1, "typed data")? {
+                    Value::String(text) => serde_json::from_str::<Value>(&text).map_err(|e| {
+                        RpcError::invalid_params(format!(
+                            "invalid argument 1 (typed data): not JSON: {e}"
+                        ))
+                    })?,
+                    other => other,
+                };
+                let typed: alloy_dyn_abi::eip712::TypedData = serde_json::from_value(data)
+                    .map_err(|e| {
+                        RpcError::invalid_params(format!(
+                            "invalid argument 1 (typed data): not EIP-712 typed data: {e}"
+                        ))
+                    })?;
+                let hash = typed.eip712_signing_hash().map_err(|e| {
+                    RpcError::invalid_params(format!(
+                        "invalid argument 1 (typed data): cannot be encoded: {e}"
+                    ))
+                })?;
+                let signer = self.dev_signer(&address, method)?;
+                let signature = alloy_signer::SignerSync::sign_hash_sync(&signer, &hash)
+                    .map_err(|e| RpcError::server(format!("cannot sign: {e}")))?;
+                Ok(Value::String(Bytes::from(signature.as_bytes()).to_string()))
+            }
             "eth_getTransactionByHash" => {
                 p.at_most(1)?;
                 let hash: B256 = p.required(0, "transaction hash")?;
@@ -744,6 +788,24 @@ impl Rpc {
                 format!("the method {method} does not exist/is not available"),
             )),
         }
+    }
+
+    /// The signer of a dev account, for the signing methods; another address is refused.
+    fn dev_signer(
+        &self,
+        address: &Address,
+        method: &str,
+    ) -> Result<alloy_signer_local::PrivateKeySigner, RpcError> {
+        self.node
+            .dev_accounts
+            .iter()
+            .find(|a| a.address == *address)
+            .map(|a| a.signer())
+            .ok_or_else(|| {
+                RpcError::server(format!(
+                    "unknown account {address}: {method} signs only for the dev accounts (eth_accounts)"
+                ))
+            })
     }
 
     fn sign_for_dev_account(&self, request: TransactionRequest) -> Result<SignedTx, RpcError> {
@@ -977,4 +1039,16 @@ fn fee_history(
     history.base_fee_per_gas.push(base_fee);
     history.base_fee_per_blob_gas.push(1);
     Ok(history)
+}
+
+/// The bytes a signing method signs: hex data as its bytes, any other text as its UTF-8 (as
+/// wallets accept a plain message for `personal_sign`).
+fn message_bytes(value: Value) -> Vec<u8> {
+    match value {
+        Value::String(text) => match text.parse::<Bytes>() {
+            Ok(bytes) if text.starts_with("0x") => bytes.to_vec(),
+            _ => text.into_bytes(),
+        },
+        other => other.to_string().into_bytes(),
+    }
 }

@@ -10,5 +10,6 @@ mod durability;
 mod errors;
 mod genesis;
 mod rpc_basics;
+mod signing;
 mod subscriptions;
 mod time;
