@@ -29,7 +29,7 @@ mod batch;
 
 use crate::{
     error::{Error, Result, TxError},
-    state::{AccountDiff, ExecDb, WorldState},
+    state::{AccountDiff, ExecDb, Undo, WorldState},
     store::{BlockLog, ClockRecord, GenesisRecord, Record, TxRecord},
 };
 
@@ -190,6 +190,8 @@ pub(crate) struct CallRequest {
     pub(crate) access_list: Option<alloy_eips::eip2930::AccessList>,
     /// Run in the context of the next block instead of the head's.
     pub(crate) pending: bool,
+    /// Run on the state and in the context of this earlier block instead of the head's.
+    pub(crate) at: Option<u64>,
 }
 
 /// Why an `eth_call` did not return data.
@@ -220,6 +222,20 @@ pub(crate) struct Chain {
     pub(crate) block_by_hash: HashMap<B256, u64>,
     pub(crate) tx_by_hash: HashMap<B256, (u64, usize)>,
     pub(crate) clock: ClockRecord,
+    /// The undos of the last blocks, oldest first, the head's last: the states before them
+    /// can be read (see [`Chain::state_at`]).
+    history: Vec<Undo>,
+    /// How many undos are kept (`None`: all, an archive node).
+    history_limit: Option<usize>,
+}
+
+/// Why the state of a block cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StateAtError {
+    /// The block does not exist yet.
+    NotFound { number: u64, head: u64 },
+    /// The block is older than the window of kept states.
+    Pruned { number: u64, head: u64, kept: u64 },
 }
 
 /// Seconds since the Unix epoch.
@@ -243,7 +259,56 @@ impl Chain {
                 offset: 0,
                 next_timestamp: None,
             },
+            history: Vec::new(),
+            history_limit: Some(0),
         }
+    }
+
+    /// Keeps the states of the last `limit` blocks (`None`: every block).
+    pub(crate) fn keep_history(&mut self, limit: Option<usize>) {
+        self.history_limit = limit;
+        self.trim_history();
+    }
+
+    fn trim_history(&mut self) {
+        if let Some(limit) = self.history_limit
+            && self.history.len() > limit
+        {
+            self.history.drain(..self.history.len() - limit);
+        }
+    }
+
+    /// Applies a block's diffs to the state, keeping its undo if the window wants it.
+    pub(crate) fn apply_block_diffs(&mut self, diffs: &[AccountDiff]) {
+        if self.history_limit == Some(0) {
+            self.state.apply(diffs);
+            return;
+        }
+        let undo = self.state.apply_recording(diffs);
+        self.history.push(undo);
+        self.trim_history();
+    }
+
+    /// The state as of block `number` (the head's, or an earlier one inside the window).
+    pub(crate) fn state_at(&self, number: u64) -> Result<ExecDb<'_>, StateAtError> {
+        let head = self.head_number();
+        if number > head {
+            return Err(StateAtError::NotFound { number, head });
+        }
+        let back = usize::try_from(head - number).unwrap_or(usize::MAX);
+        if back > self.history.len() {
+            return Err(StateAtError::Pruned {
+                number,
+                head,
+                kept: self.history.len() as u64,
+            });
+        }
+        Ok(ExecDb {
+            state: &self.state,
+            overlay: None,
+            history: &self.history[self.history.len() - back..],
+            block_hashes: &self.block_hashes,
+        })
     }
 
     /// Creates a new chain with `alloc` funded at genesis.
@@ -286,12 +351,22 @@ impl Chain {
     }
 
     /// Rebuilds a chain from the records of its log.
-    pub(crate) fn replay(records: Vec<Record>, path: &std::path::Path) -> Result<Self> {
+    pub(crate) fn replay(
+        records: Vec<Record>,
+        path: &std::path::Path,
+        history: Option<usize>,
+    ) -> Result<Self> {
         let corrupt = |reason: String| Error::Corrupt {
             path: path.to_path_buf(),
             offset: 0,
             reason,
         };
+        // Undos are recorded only for the blocks the window keeps: the last `history`.
+        let blocks = records
+            .iter()
+            .filter(|r| matches!(r, Record::Block(_)))
+            .count();
+        let recorded_from = history.map_or(0, |n| blocks.saturating_sub(n)) as u64 + 1;
         let mut records = records.into_iter();
         let Some(Record::Genesis(genesis)) = records.next() else {
             return Err(corrupt("the first record is not the genesis".into()));
@@ -309,6 +384,7 @@ impl Chain {
         let header = Header::decode(&mut genesis.header_rlp.as_slice())
             .map_err(|e| corrupt(format!("genesis header: {e}")))?;
         let mut chain = Self::empty(params, state);
+        chain.history_limit = history;
         chain.push_block(Arc::new(Block {
             size: block_size(genesis.header_rlp.len(), &[], spec),
             header,
@@ -364,7 +440,11 @@ impl Chain {
                             output: r.output.into(),
                         });
                     }
-                    chain.state.apply(&block.diffs);
+                    if header.number >= recorded_from {
+                        chain.apply_block_diffs(&block.diffs);
+                    } else {
+                        chain.state.apply(&block.diffs);
+                    }
                     chain.push_block(Arc::new(Block {
                         size: block_size(block.header_rlp.len(), &txs, spec),
                         header,
@@ -563,7 +643,14 @@ impl Chain {
         // "latest" runs in the head block's context, as go-ethereum and anvil do; "pending" in
         // the next block's, as the transaction would.
         let head = &self.head().header;
-        let env = if request.pending {
+        let past = request
+            .at
+            .filter(|n| *n < head.number)
+            .and_then(|n| self.block(n));
+        let env = if let Some(block) = past {
+            let header = &block.header;
+            self.block_env(header.number, header.timestamp, header.mix_hash)
+        } else if request.pending {
             self.block_env(
                 head.number + 1,
                 self.next_timestamp(),
@@ -571,6 +658,14 @@ impl Chain {
             )
         } else {
             self.block_env(head.number, head.timestamp, head.mix_hash)
+        };
+        let db = match past {
+            Some(block) => self
+                .state_at(block.number())
+                .map_err(|e| CallError::Invalid(format!("{e:?}")))?,
+            None => self
+                .state_at(head.number)
+                .map_err(|e| CallError::Invalid(format!("{e:?}")))?,
         };
         let from = request.from.unwrap_or_default();
         let gas_limit = gas_cap
@@ -593,7 +688,7 @@ impl Chain {
             kind: request.to.map_or(TxKind::Create, TxKind::Call),
             value: request.value.unwrap_or_default(),
             data: request.input.clone(),
-            nonce: request.nonce.unwrap_or_else(|| self.state.nonce(&from)),
+            nonce: request.nonce.unwrap_or_else(|| db.nonce(&from)),
             chain_id: Some(self.params.chain_id),
             access_list: request.access_list.clone().unwrap_or_default(),
             gas_priority_fee: request.max_priority_fee_per_gas.filter(|_| tx_type == 2),
@@ -602,11 +697,6 @@ impl Chain {
         let mut cfg = self.cfg();
         cfg.disable_nonce_check = true;
         cfg.disable_base_fee = true;
-        let db = ExecDb {
-            state: &self.state,
-            overlay: None,
-            block_hashes: &self.block_hashes,
-        };
         let mut evm = Context::mainnet()
             .with_cfg(cfg)
             .with_block(env)

@@ -35,6 +35,30 @@ pub enum Storage {
     DataDir(PathBuf),
 }
 
+/// How many past states the node keeps, to answer reads and calls at an earlier block.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum History {
+    /// The states of the last N blocks before the head (0: the head only).
+    Blocks(u64),
+    /// Every state since genesis.
+    Archive,
+}
+
+impl History {
+    /// The default window: 256 blocks, enough for a wallet's block tracker and the balance
+    /// matchers of test frameworks on an automining chain (one block per transaction).
+    pub const DEFAULT: Self = Self::Blocks(256);
+
+    /// How many blocks' undos to keep (`None`: all).
+    pub(crate) fn limit(self) -> Option<usize> {
+        match self {
+            Self::Blocks(n) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+            Self::Archive => None,
+        }
+    }
+}
+
 /// Which web pages may call the JSON-RPC endpoint over HTTP (CORS): a browser sends a
 /// preflight `OPTIONS` and reads the answer only if `Access-Control-Allow-Origin` allows its
 /// page's origin.
@@ -121,6 +145,8 @@ pub struct Config {
     pub max_batch_size: usize,
     /// Which web pages may call the HTTP endpoint.
     pub cors: Cors,
+    /// Past states kept for reads at an earlier block.
+    pub history: History,
     /// Print nothing but warnings.
     pub quiet: bool,
 }
@@ -143,6 +169,7 @@ impl Default for Config {
             max_request_size: 16 * 1024 * 1024,
             max_batch_size: 1000,
             cors: Cors::Any,
+            history: History::DEFAULT,
             quiet: false,
         }
     }

@@ -35,8 +35,8 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub use accounts::{DevAccount, derive as derive_dev_accounts};
 pub use config::{
-    Config, Cors, DEFAULT_BLOCK_GAS_LIMIT, DEFAULT_CHAIN_ID, DEV_MNEMONIC, GenesisContract, Mining,
-    Storage, parse_hardfork,
+    Config, Cors, DEFAULT_BLOCK_GAS_LIMIT, DEFAULT_CHAIN_ID, DEV_MNEMONIC, GenesisContract,
+    History, Mining, Storage, parse_hardfork,
 };
 pub use error::{Error, Result, TxError};
 pub use genesis::{DEPLOYMENT_FILE, Deployment, DeploymentFile};
@@ -169,6 +169,7 @@ fn open_chain(config: &Config, accounts: &[DevAccount]) -> Result<Opened> {
     match config.data_dir() {
         None => {
             let mut chain = Chain::create(params, &alloc, None)?;
+            chain.keep_history(config.history.limit());
             let deployment = deploy(&mut chain, None)?;
             Ok((chain, None, deployment, false))
         }
@@ -177,11 +178,12 @@ fn open_chain(config: &Config, accounts: &[DevAccount]) -> Result<Opened> {
             if records.is_empty() {
                 let mut log = log;
                 let mut chain = Chain::create(params, &alloc, Some(&mut log))?;
+                chain.keep_history(config.history.limit());
                 let deployment = deploy(&mut chain, Some(&mut log))?;
                 genesis::write(dir, &deployment)?;
                 return Ok((chain, Some(log), deployment, false));
             }
-            let chain = Chain::replay(records, &dir.join(store::LOG_FILE))?;
+            let chain = Chain::replay(records, &dir.join(store::LOG_FILE), config.history.limit())?;
             if chain.params.chain_id != config.chain_id {
                 return Err(Error::ChainIdMismatch {
                     dir: dir.to_path_buf(),

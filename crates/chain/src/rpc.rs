@@ -15,7 +15,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::{
-    chain::{CallError, CallRequest, Chain, SignedTx},
+    chain::{CallError, CallRequest, Chain, SignedTx, StateAtError},
     error::TxError,
     node::Node,
 };
@@ -387,13 +387,15 @@ impl Rpc {
         id.map(|_| response(reply_id, result))
     }
 
-    fn check_state_block(&self, chain: &Chain, block: Option<BlockId>) -> Result<(), RpcError> {
+    /// The block whose state a read names: the head's number for `latest`, `pending` and
+    /// the other tags, else the block named, if its state is kept.
+    fn check_state_block(&self, chain: &Chain, block: Option<BlockId>) -> Result<u64, RpcError> {
         let head = chain.head_number();
         let number = match block {
-            None => return Ok(()),
+            None => return Ok(head),
             Some(BlockId::Number(BlockNumberOrTag::Number(n))) => n,
             Some(BlockId::Number(BlockNumberOrTag::Earliest)) => 0,
-            Some(BlockId::Number(_)) => return Ok(()),
+            Some(BlockId::Number(_)) => return Ok(head),
             Some(BlockId::Hash(h)) => chain
                 .block_by_hash(&h.block_hash)
                 .ok_or_else(|| {
@@ -406,12 +408,16 @@ impl Rpc {
                 "block {number} not found: the head is block {head}"
             )));
         }
-        if number < head {
-            return Err(RpcError::server(format!(
-                "historical state is not kept: block {number} is older than the head, block {head}; query \"latest\""
-            )));
+        match chain.state_at(number) {
+            Ok(_) => Ok(number),
+            Err(StateAtError::Pruned { kept, .. }) => Err(RpcError::server(format!(
+                "historical state is not kept: block {number} is {} blocks behind the head, block {head}, and this node keeps the states of the last {kept}; start it with --history N or --archive",
+                head - number
+            ))),
+            Err(StateAtError::NotFound { .. }) => Err(RpcError::resource_not_found(format!(
+                "block {number} not found: the head is block {head}"
+            ))),
         }
-        Ok(())
     }
 
     fn block_number(chain: &Chain, tag: BlockNumberOrTag) -> u64 {
@@ -481,13 +487,12 @@ impl Rpc {
                     return Ok(quantity(node.pending_nonce(&address)));
                 }
                 let chain = node.chain.read();
-                self.check_state_block(&chain, block)?;
+                let number = self.check_state_block(&chain, block)?;
+                let state = chain.state_at(number).map_err(state_gone)?;
                 Ok(match method {
-                    "eth_getBalance" => {
-                        Value::String(format!("{:#x}", chain.state.balance(&address)))
-                    }
-                    "eth_getTransactionCount" => quantity(chain.state.nonce(&address)),
-                    _ => Value::String(chain.state.code(&address).to_string()),
+                    "eth_getBalance" => Value::String(format!("{:#x}", state.balance(&address))),
+                    "eth_getTransactionCount" => quantity(state.nonce(&address)),
+                    _ => Value::String(state.code_of(&address).to_string()),
                 })
             }
             "eth_getStorageAt" => {
@@ -496,9 +501,10 @@ impl Rpc {
                 let slot: U256 = p.required(1, "slot")?;
                 let block: Option<BlockId> = p.optional(2, "block")?;
                 let chain = node.chain.read();
-                self.check_state_block(&chain, block)?;
+                let number = self.check_state_block(&chain, block)?;
+                let state = chain.state_at(number).map_err(state_gone)?;
                 Ok(Value::String(
-                    B256::from(chain.state.storage(&address, slot)).to_string(),
+                    B256::from(state.slot(&address, slot)).to_string(),
                 ))
             }
             "eth_call" => {
@@ -513,7 +519,7 @@ impl Rpc {
                 let mut request = call_request(request)?;
                 request.pending = matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending)));
                 let chain = node.chain.read();
-                self.check_state_block(&chain, block)?;
+                request.at = Some(self.check_state_block(&chain, block)?);
                 let (output, _) = chain.call(&request, None).map_err(RpcError::from_call)?;
                 Ok(Value::String(output.to_string()))
             }
@@ -529,7 +535,7 @@ impl Rpc {
                     None | Some(BlockId::Number(BlockNumberOrTag::Pending))
                 );
                 let chain = node.chain.read();
-                self.check_state_block(&chain, block)?;
+                request.at = Some(self.check_state_block(&chain, block)?);
                 Ok(quantity(
                     chain.estimate_gas(&request).map_err(RpcError::from_call)?,
                 ))
@@ -932,6 +938,7 @@ fn call_request(request: TransactionRequest) -> Result<CallRequest, RpcError> {
         (None, None) => Bytes::new(),
     };
     Ok(CallRequest {
+        at: None,
         from: request.from,
         to: match request.to {
             Some(TxKind::Call(to)) => Some(to),
@@ -1051,4 +1058,13 @@ fn message_bytes(value: Value) -> Vec<u8> {
         },
         other => other.to_string().into_bytes(),
     }
+}
+
+/// A state that [`Rpc::check_state_block`] found and that is gone by the next line cannot
+/// happen under the chain's read lock; answered as an internal error if it ever did.
+fn state_gone(error: StateAtError) -> RpcError {
+    RpcError::new(
+        code::INTERNAL_ERROR,
+        format!("state not available: {error:?}"),
+    )
 }

@@ -57,14 +57,6 @@ impl WorldState {
             .unwrap_or_default()
     }
 
-    pub(crate) fn code(&self, address: &Address) -> Bytes {
-        self.accounts
-            .get(address)
-            .and_then(|a| self.code.get(&a.code_hash))
-            .map(|c| c.original_bytes())
-            .unwrap_or_default()
-    }
-
     /// Whether code with this hash is stored.
     pub(crate) fn has_code(&self, hash: &B256) -> bool {
         self.code.contains_key(hash)
@@ -99,6 +91,54 @@ impl WorldState {
         }
     }
 
+    /// Applies the diffs of one block and returns what they replaced: the block's [`Undo`],
+    /// with which the state as it was before the block can be read.
+    pub(crate) fn apply_recording(&mut self, diffs: &[AccountDiff]) -> Undo {
+        let mut undo = Undo::default();
+        for diff in diffs {
+            let address = Address::from(diff.address);
+            let current = self.accounts.get(&address);
+            let before = undo.accounts.entry(address).or_insert_with(|| UndoAccount {
+                before: current.map(|a| (a.balance, a.nonce, a.code_hash)),
+                slots: HashMap::new(),
+                all_storage: None,
+            });
+            if before.before.is_none() {
+                // Nothing of it existed before the block: every slot read as zero.
+                continue;
+            }
+            if diff.destroyed || diff.storage_cleared {
+                if before.all_storage.is_none() {
+                    // The storage before the block: the current one, with the slots this
+                    // block changed already put back.
+                    let mut all = current.map(|a| a.storage.clone()).unwrap_or_default();
+                    for (slot, value) in before.slots.drain() {
+                        if value.is_zero() {
+                            all.remove(&slot);
+                        } else {
+                            all.insert(slot, value);
+                        }
+                    }
+                    before.all_storage = Some(all);
+                }
+                continue;
+            }
+            if before.all_storage.is_some() {
+                continue;
+            }
+            for (key, _) in &diff.storage {
+                let slot = U256::from_be_bytes(*key);
+                before.slots.entry(slot).or_insert_with(|| {
+                    current
+                        .and_then(|a| a.storage.get(&slot).copied())
+                        .unwrap_or_default()
+                });
+            }
+        }
+        self.apply(diffs);
+        undo
+    }
+
     /// Applies diffs, as produced by [`WorldState::diff`] or read back from the log.
     pub(crate) fn apply(&mut self, diffs: &[AccountDiff]) {
         for diff in diffs {
@@ -130,6 +170,44 @@ impl WorldState {
                 }
             }
         }
+    }
+}
+
+/// What one block replaced in the state: for each account it touched, the account before the
+/// block and the previous values of what it changed. The state as of an earlier block is the
+/// head's, read through the undos of the blocks after it.
+#[derive(Debug, Default)]
+pub(crate) struct Undo {
+    accounts: HashMap<Address, UndoAccount>,
+}
+
+#[derive(Debug)]
+struct UndoAccount {
+    /// Balance, nonce and code hash before the block; `None`: the account did not exist.
+    before: Option<(U256, u64, B256)>,
+    /// The previous values of the slots the block changed (zero for a slot that was empty).
+    slots: HashMap<U256, U256>,
+    /// The whole storage before the block, when the block wiped it (a destroyed or recreated
+    /// account).
+    all_storage: Option<HashMap<U256, U256>>,
+}
+
+impl Undo {
+    /// What this block says of `address` before it: `None` if the block did not touch it.
+    fn account(&self, address: &Address) -> Option<Option<(U256, u64, B256)>> {
+        self.accounts.get(address).map(|a| a.before)
+    }
+
+    /// What this block says of a slot before it: `None` if the block did not change it.
+    fn slot(&self, address: &Address, slot: &U256) -> Option<U256> {
+        let account = self.accounts.get(address)?;
+        if account.before.is_none() {
+            return Some(U256::ZERO);
+        }
+        if let Some(all) = &account.all_storage {
+            return Some(all.get(slot).copied().unwrap_or_default());
+        }
+        account.slots.get(slot).copied()
     }
 }
 
@@ -274,10 +352,60 @@ impl Overlay {
 pub(crate) struct ExecDb<'a> {
     pub(crate) state: &'a WorldState,
     pub(crate) overlay: Option<&'a Overlay>,
+    /// The undos of the blocks after the one read, oldest first: empty to read the head.
+    pub(crate) history: &'a [Undo],
     pub(crate) block_hashes: &'a [B256],
 }
 
 impl ExecDb<'_> {
+    /// Balance, nonce and code hash of `address` (`None`: no such account).
+    pub(crate) fn account(&self, address: &Address) -> Option<(U256, u64, B256)> {
+        if let Some(overlay) = self.overlay.and_then(|o| o.accounts.get(address)) {
+            return overlay.as_ref().map(|a| (a.balance, a.nonce, a.code_hash));
+        }
+        if let Some(before) = self.history.iter().find_map(|undo| undo.account(address)) {
+            return before;
+        }
+        self.state
+            .accounts
+            .get(address)
+            .map(|a| (a.balance, a.nonce, a.code_hash))
+    }
+
+    pub(crate) fn balance(&self, address: &Address) -> U256 {
+        self.account(address).map(|a| a.0).unwrap_or_default()
+    }
+
+    pub(crate) fn nonce(&self, address: &Address) -> u64 {
+        self.account(address).map(|a| a.1).unwrap_or_default()
+    }
+
+    pub(crate) fn code_of(&self, address: &Address) -> Bytes {
+        self.account(address)
+            .and_then(|a| self.code(&a.2))
+            .map(|c| c.original_bytes())
+            .unwrap_or_default()
+    }
+
+    /// The value of a storage slot.
+    pub(crate) fn slot(&self, address: &Address, index: U256) -> U256 {
+        match self.overlay.and_then(|o| o.accounts.get(address)) {
+            Some(None) => return U256::ZERO,
+            Some(Some(a)) => {
+                return match a.storage.get(&index) {
+                    Some(value) => *value,
+                    None if a.cleared => U256::ZERO,
+                    None => self.state.storage(address, index),
+                };
+            }
+            None => {}
+        }
+        self.history
+            .iter()
+            .find_map(|undo| undo.slot(address, &index))
+            .unwrap_or_else(|| self.state.storage(address, index))
+    }
+
     fn code(&self, hash: &B256) -> Option<Bytecode> {
         self.overlay
             .and_then(|o| o.code.get(hash))
@@ -290,14 +418,8 @@ impl DatabaseRef for ExecDb<'_> {
     type Error = Infallible;
 
     fn basic_ref(&self, address: Address) -> Result<Option<AccountInfo>, Self::Error> {
-        let (balance, nonce, code_hash) = match self.overlay.and_then(|o| o.accounts.get(&address))
-        {
-            Some(None) => return Ok(None),
-            Some(Some(a)) => (a.balance, a.nonce, a.code_hash),
-            None => match self.state.accounts.get(&address) {
-                Some(a) => (a.balance, a.nonce, a.code_hash),
-                None => return Ok(None),
-            },
+        let Some((balance, nonce, code_hash)) = self.account(&address) else {
+            return Ok(None);
         };
         Ok(Some(AccountInfo {
             balance,
@@ -313,15 +435,7 @@ impl DatabaseRef for ExecDb<'_> {
     }
 
     fn storage_ref(&self, address: Address, index: U256) -> Result<U256, Self::Error> {
-        match self.overlay.and_then(|o| o.accounts.get(&address)) {
-            Some(None) => Ok(U256::ZERO),
-            Some(Some(a)) => match a.storage.get(&index) {
-                Some(value) => Ok(*value),
-                None if a.cleared => Ok(U256::ZERO),
-                None => Ok(self.state.storage(&address, index)),
-            },
-            None => Ok(self.state.storage(&address, index)),
-        }
+        Ok(self.slot(&address, index))
     }
 
     fn block_hash_ref(&self, number: u64) -> Result<B256, Self::Error> {
@@ -333,5 +447,86 @@ impl DatabaseRef for ExecDb<'_> {
             None => self.block_hashes[number],
             Some(i) => pending.get(i).copied().unwrap_or_default(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: Address = Address::repeat_byte(0xa);
+    const B: Address = Address::repeat_byte(0xb);
+
+    fn word(n: u64) -> [u8; 32] {
+        U256::from(n).to_be_bytes()
+    }
+
+    fn diff(address: Address, balance: u64, storage: &[(u64, u64)]) -> AccountDiff {
+        AccountDiff {
+            address: address.into_array(),
+            destroyed: false,
+            storage_cleared: false,
+            balance: word(balance),
+            nonce: 1,
+            code_hash: KECCAK256_EMPTY.0,
+            code: None,
+            storage: storage.iter().map(|(k, v)| (word(*k), word(*v))).collect(),
+        }
+    }
+
+    fn read<'a>(state: &'a WorldState, history: &'a [Undo]) -> ExecDb<'a> {
+        ExecDb {
+            state,
+            overlay: None,
+            history,
+            block_hashes: &[],
+        }
+    }
+
+    #[test]
+    fn undos_read_back_every_earlier_state_through_rewrites_wipes_and_destruction() {
+        let mut state = WorldState::default();
+        let mut undos = Vec::new();
+        // Block 1: A gets slots 1 and 2.
+        undos.push(state.apply_recording(&[diff(A, 10, &[(1, 11), (2, 12)])]));
+        // Block 2: slot 1 changed twice in one block, B created.
+        undos.push(state.apply_recording(&[
+            diff(A, 20, &[(1, 21)]),
+            diff(A, 21, &[(1, 22), (3, 23)]),
+            diff(B, 5, &[(9, 99)]),
+        ]));
+        // Block 3: slot 2 changed, then A's storage wiped (recreated) with slot 4 only.
+        let mut wiped = diff(A, 30, &[(4, 34)]);
+        wiped.storage_cleared = true;
+        undos.push(state.apply_recording(&[diff(A, 29, &[(2, 32)]), wiped]));
+        // Block 4: B destroyed.
+        let mut gone = diff(B, 0, &[]);
+        gone.destroyed = true;
+        undos.push(state.apply_recording(&[gone]));
+
+        let slots = |db: &ExecDb<'_>, a: Address| -> Vec<u64> {
+            (1..=4u64)
+                .map(|k| db.slot(&a, U256::from(k)).to::<u64>())
+                .collect()
+        };
+        // Block n's state is the head's read through the undos of blocks n+1..=4.
+        let at = |n: usize| read(&state, &undos[n..]);
+        assert_eq!(at(0).account(&A), None, "genesis: A did not exist");
+        assert_eq!(slots(&at(0), A), [0, 0, 0, 0]);
+        assert_eq!(at(1).balance(&A), U256::from(10));
+        assert_eq!(slots(&at(1), A), [11, 12, 0, 0]);
+        assert_eq!(at(1).account(&B), None);
+        assert_eq!(
+            slots(&at(2), A),
+            [22, 12, 23, 0],
+            "the last write of block 2"
+        );
+        assert_eq!(at(2).balance(&A), U256::from(21));
+        assert_eq!(at(2).slot(&B, U256::from(9)), U256::from(99));
+        assert_eq!(slots(&at(3), A), [0, 0, 0, 34], "wiped, then slot 4");
+        assert_eq!(at(3).slot(&B, U256::from(9)), U256::from(99));
+        assert_eq!(at(4).account(&B), None, "destroyed at the head");
+        assert_eq!(at(4).slot(&B, U256::from(9)), U256::ZERO);
+        assert_eq!(slots(&at(4), A), slots(&at(3), A));
     }
 }

@@ -58,6 +58,18 @@ pub(crate) struct Args {
         env = "AGORA_CHAIN_CORS"
     )]
     cors: String,
+    /// How many past blocks' states are kept for reads at an earlier block (eth_getBalance,
+    /// eth_call, ... with a block number or hash).
+    #[arg(
+        long,
+        default_value_t = 256,
+        value_name = "BLOCKS",
+        conflicts_with = "archive"
+    )]
+    history: u64,
+    /// Keep the state of every block since genesis.
+    #[arg(long)]
+    archive: bool,
     /// No CORS headers: browsers refuse every call from a web page.
     #[arg(long, conflicts_with = "cors")]
     no_cors: bool,
@@ -124,8 +136,14 @@ pub(crate) async fn run(args: Args) -> anyhow::Result<()> {
     } else {
         agora_chain::Cors::parse(&args.cors).map_err(|e| anyhow::anyhow!("--cors: {e}"))?
     };
+    let history = if args.archive {
+        agora_chain::History::Archive
+    } else {
+        agora_chain::History::Blocks(args.history)
+    };
     let mut config = Config {
         cors,
+        history,
         host: args.host,
         port: args.port,
         chain_id: args.chain_id,

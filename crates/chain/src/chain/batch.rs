@@ -81,7 +81,7 @@ impl Chain {
     /// Makes sealed blocks part of the chain: their state changes, indexes and clock.
     pub(crate) fn publish(&mut self, sealed: Sealed) {
         for (block, diffs) in sealed.blocks {
-            self.state.apply(&diffs);
+            self.apply_block_diffs(&diffs);
             self.push_block(block);
         }
         if let Some(clock) = sealed.clock {
@@ -114,6 +114,7 @@ impl Batch<'_> {
             let db = ExecDb {
                 state: &self.chain.state,
                 overlay: Some(&self.overlay),
+                history: &[],
                 block_hashes: &self.chain.block_hashes,
             };
             let mut evm = Context::mainnet()

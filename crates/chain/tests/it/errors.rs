@@ -361,19 +361,31 @@ async fn invalid_transactions_are_refused_without_changing_state() {
 
 #[tokio::test]
 async fn historical_state_queries_say_why_they_fail() {
-    let handle = chain().await;
-    result(&handle, "evm_mine", json!([])).await;
+    // A window of two past states.
+    let handle = agora_chain::spawn(agora_chain::Config {
+        history: agora_chain::History::Blocks(2),
+        ..agora_chain::Config::test()
+    })
+    .await
+    .unwrap();
+    for _ in 0..3 {
+        result(&handle, "evm_mine", json!([])).await;
+    }
     let (code, message) = error(&handle, "eth_getBalance", json!([TO, "0x0"])).await;
     assert_eq!(code, -32000);
     assert!(
-        message.contains("historical state is not kept"),
+        message.contains(
+            "historical state is not kept: block 0 is 3 blocks behind the head, block 3, and this node keeps the states of the last 2; start it with --history N or --archive"
+        ),
         "{message}"
     );
+    // Two blocks behind is inside the window.
+    result(&handle, "eth_getBalance", json!([TO, "0x1"])).await;
     let (code, message) = error(&handle, "eth_getBalance", json!([TO, "0x99"])).await;
     assert_eq!(code, -32001);
     assert!(message.contains("block 153 not found"), "{message}");
     // The head, by number, is fine.
-    result(&handle, "eth_getBalance", json!([TO, "0x1"])).await;
+    result(&handle, "eth_getBalance", json!([TO, "0x3"])).await;
     let _ = call(&handle, "eth_blockNumber", json!([])).await;
     handle.shutdown().await;
 }

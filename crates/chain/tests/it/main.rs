@@ -9,6 +9,7 @@ mod differential;
 mod durability;
 mod errors;
 mod genesis;
+mod history;
 mod rpc_basics;
 mod signing;
 mod subscriptions;
