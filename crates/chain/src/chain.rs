@@ -26,12 +26,14 @@ use revm::{
 };
 
 mod batch;
+pub(crate) mod history;
 
 use crate::{
     error::{Error, Result, TxError},
-    state::{AccountDiff, ExecDb, Undo, WorldState},
+    state::{AccountDiff, ExecDb, WorldState},
     store::{BlockLog, ClockRecord, GenesisRecord, Record, TxRecord},
 };
+use history::History;
 
 /// Largest signed transaction accepted (go-ethereum's limit).
 pub(crate) const MAX_TX_SIZE: usize = 128 * 1024;
@@ -222,11 +224,8 @@ pub(crate) struct Chain {
     pub(crate) block_by_hash: HashMap<B256, u64>,
     pub(crate) tx_by_hash: HashMap<B256, (u64, usize)>,
     pub(crate) clock: ClockRecord,
-    /// The undos of the last blocks, oldest first, the head's last: the states before them
-    /// can be read (see [`Chain::state_at`]).
-    history: Vec<Undo>,
-    /// How many undos are kept (`None`: all, an archive node).
-    history_limit: Option<usize>,
+    /// The undos of the recent blocks and edits (see [`Chain::state_at`]).
+    pub(crate) history: History,
 }
 
 /// Why the state of a block cannot be read.
@@ -259,54 +258,62 @@ impl Chain {
                 offset: 0,
                 next_timestamp: None,
             },
-            history: Vec::new(),
-            history_limit: Some(0),
+            history: History::new(Some(0)),
         }
     }
 
     /// Keeps the states of the last `limit` blocks (`None`: every block).
     pub(crate) fn keep_history(&mut self, limit: Option<usize>) {
-        self.history_limit = limit;
-        self.trim_history();
+        self.history.set_limit(limit);
     }
 
-    fn trim_history(&mut self) {
-        if let Some(limit) = self.history_limit
-            && self.history.len() > limit
-        {
-            self.history.drain(..self.history.len() - limit);
-        }
-    }
-
-    /// Applies a block's diffs to the state, keeping its undo if the window wants it.
-    pub(crate) fn apply_block_diffs(&mut self, diffs: &[AccountDiff]) {
-        if self.history_limit == Some(0) {
+    /// Applies block `number`'s diffs to the state, keeping its undo if the window wants it.
+    pub(crate) fn apply_block_diffs(&mut self, number: u64, diffs: &[AccountDiff]) {
+        if self.history.records() {
+            let undo = self.state.apply_recording(diffs);
+            self.history.push_block(number, undo);
+        } else {
             self.state.apply(diffs);
-            return;
+            self.history.skip_block(number);
         }
-        let undo = self.state.apply_recording(diffs);
-        self.history.push(undo);
-        self.trim_history();
+    }
+
+    /// Applies a direct edit of the state (`anvil_setBalance` and friends) on the head.
+    pub(crate) fn apply_edit(&mut self, diffs: &[AccountDiff]) {
+        if self.history.records() {
+            let undo = self.state.apply_recording(diffs);
+            let head = self.head_number();
+            self.history.push_edit(head, undo);
+        } else {
+            self.state.apply(diffs);
+        }
+    }
+
+    /// Goes back to history position `position` (a snapshot's): every later block and edit
+    /// is undone, the blocks removed from the indexes, and the clock set back.
+    pub(crate) fn revert_to(&mut self, position: u64, clock: ClockRecord) {
+        for entry in self.history.take_from(position) {
+            self.state.undo(&entry.undo);
+            if !entry.edit
+                && let Some(block) = self.blocks.pop()
+            {
+                self.block_hashes.pop();
+                self.block_by_hash.remove(&block.hash);
+                for tx in &block.txs {
+                    self.tx_by_hash.remove(&tx.hash);
+                }
+            }
+        }
+        self.clock = clock;
     }
 
     /// The state as of block `number` (the head's, or an earlier one inside the window).
     pub(crate) fn state_at(&self, number: u64) -> Result<ExecDb<'_>, StateAtError> {
-        let head = self.head_number();
-        if number > head {
-            return Err(StateAtError::NotFound { number, head });
-        }
-        let back = usize::try_from(head - number).unwrap_or(usize::MAX);
-        if back > self.history.len() {
-            return Err(StateAtError::Pruned {
-                number,
-                head,
-                kept: self.history.len() as u64,
-            });
-        }
+        let history = self.history.since(number, self.head_number())?;
         Ok(ExecDb {
             state: &self.state,
             overlay: None,
-            history: &self.history[self.history.len() - back..],
+            history,
             block_hashes: &self.block_hashes,
         })
     }
@@ -384,7 +391,7 @@ impl Chain {
         let header = Header::decode(&mut genesis.header_rlp.as_slice())
             .map_err(|e| corrupt(format!("genesis header: {e}")))?;
         let mut chain = Self::empty(params, state);
-        chain.history_limit = history;
+        chain.history = History::new(history);
         chain.push_block(Arc::new(Block {
             size: block_size(genesis.header_rlp.len(), &[], spec),
             header,
@@ -396,6 +403,13 @@ impl Chain {
             match record {
                 Record::Genesis(_) => return Err(corrupt("a second genesis record".into())),
                 Record::Clock(clock) => chain.clock = clock,
+                Record::Edit(edit) => {
+                    if chain.head_number() + 1 >= recorded_from {
+                        chain.apply_edit(&edit.diffs);
+                    } else {
+                        chain.state.apply(&edit.diffs);
+                    }
+                }
                 Record::Block(block) => {
                     let header = Header::decode(&mut block.header_rlp.as_slice())
                         .map_err(|e| corrupt(format!("block header: {e}")))?;
@@ -441,9 +455,10 @@ impl Chain {
                         });
                     }
                     if header.number >= recorded_from {
-                        chain.apply_block_diffs(&block.diffs);
+                        chain.apply_block_diffs(header.number, &block.diffs);
                     } else {
                         chain.state.apply(&block.diffs);
+                        chain.history.start_at(header.number);
                     }
                     chain.push_block(Arc::new(Block {
                         size: block_size(block.header_rlp.len(), &txs, spec),

@@ -166,7 +166,7 @@ pub enum TxError {
     },
     /// `eth_sendTransaction` from an account whose key the node does not hold.
     #[error(
-        "unknown account {0}: eth_sendTransaction signs only for the dev accounts; sign the transaction yourself and use eth_sendRawTransaction"
+        "unknown account {0}: eth_sendTransaction signs only for the dev accounts and impersonated addresses (anvil_impersonateAccount); sign the transaction yourself and use eth_sendRawTransaction"
     )]
     UnknownAccount(Address),
     /// The EVM refused the transaction when it was executed.

@@ -22,6 +22,10 @@ use crate::{
     store::{BlockLog, ClockRecord, Record},
 };
 
+mod control;
+
+pub(crate) use control::{Edit, MAX_MINED_AT_ONCE};
+
 type Reply = oneshot::Sender<Result<B256, TxError>>;
 
 #[derive(Debug)]
@@ -74,6 +78,11 @@ pub(crate) struct Node {
     stopped: AtomicBool,
     /// Why the node stopped serving, if a block could not be made durable.
     failure: Mutex<Option<String>>,
+    /// Snapshots taken with `evm_snapshot`, for as long as the process runs.
+    snapshots: Mutex<control::Snapshots>,
+    /// Addresses whose transactions `eth_sendTransaction` sends unsigned
+    /// (`anvil_impersonateAccount`).
+    pub(crate) impersonated: Mutex<HashSet<Address>>,
 }
 
 impl Node {
@@ -94,6 +103,8 @@ impl Node {
             dev_accounts,
             stopped: AtomicBool::new(false),
             failure: Mutex::new(None),
+            snapshots: Mutex::new(control::Snapshots::default()),
+            impersonated: Mutex::new(HashSet::new()),
         }
     }
 

@@ -1,5 +1,6 @@
 //! JSON-RPC 2.0: request parsing, batches, errors, and the Ethereum methods.
 
+mod control;
 mod convert;
 pub(crate) mod filters;
 
@@ -765,7 +766,7 @@ impl Rpc {
                 blocking(move || node.set_next_timestamp(timestamp)).await?;
                 Ok(Value::Null)
             }
-            "evm_mine" | "anvil_mine" => {
+            "evm_mine" => {
                 p.at_most(1)?;
                 let timestamp = match p.0.first() {
                     None | Some(Value::Null) => None,
@@ -786,6 +787,7 @@ impl Rpc {
                 .await?;
                 Ok(Value::String("0x0".into()))
             }
+            m if control::handles(m) => self.control(m, &p).await,
             "txpool_status" => Ok(
                 json!({ "pending": quantity(node.pending_count() as u64), "queued": quantity(0) }),
             ),
@@ -818,12 +820,15 @@ impl Rpc {
         let from = request.from.ok_or_else(|| {
             RpcError::invalid_params("invalid argument 0 (transaction): \"from\" is required")
         })?;
-        let account = self
-            .node
-            .dev_accounts
-            .iter()
-            .find(|a| a.address == from)
-            .ok_or(TxError::UnknownAccount(from))?;
+        let account = self.node.dev_accounts.iter().find(|a| a.address == from);
+        // An impersonated address (anvil_impersonateAccount) sends without its key: the
+        // transaction is signed with a throwaway key and its sender set to the address.
+        let impersonated = account.is_none() && self.node.impersonated.lock().contains(&from);
+        let signer = match account {
+            Some(account) => account.signer(),
+            None if impersonated => impersonation_key(),
+            None => return Err(TxError::UnknownAccount(from).into()),
+        };
         let (chain_id, base_fee) = {
             let chain = self.node.chain.read();
             (chain.params.chain_id, chain.params.base_fee)
@@ -854,7 +859,6 @@ impl Rpc {
         let to = request.to.unwrap_or(TxKind::Create);
         let value = request.value.unwrap_or_default();
         let input = call.input.clone();
-        let signer = account.signer();
         let sign_err = |e: alloy_signer::Error| RpcError::server(format!("signing failed: {e}"));
         let envelope: TxEnvelope = if let Some(gas_price) = request.gas_price {
             if let Some(access_list) = request.access_list {
@@ -902,7 +906,21 @@ impl Rpc {
             let signature = signer.sign_transaction_sync(&mut tx).map_err(sign_err)?;
             tx.into_signed(signature).into()
         };
-        Ok(SignedTx::decode(&envelope.encoded_2718())?)
+        let mut tx = SignedTx::decode(&envelope.encoded_2718())?;
+        if impersonated {
+            tx.sender = from;
+        }
+        Ok(tx)
+    }
+}
+
+/// The key that signs an impersonated address's transactions (its signature is not checked:
+/// the sender is set).
+fn impersonation_key() -> alloy_signer_local::PrivateKeySigner {
+    let secret = keccak256(b"agora-chain impersonation");
+    match alloy_signer_local::PrivateKeySigner::from_bytes(&secret) {
+        Ok(signer) => signer,
+        Err(e) => unreachable!("a keccak hash is a valid secp256k1 key here: {e}"),
     }
 }
 

@@ -139,6 +139,38 @@ impl WorldState {
         undo
     }
 
+    /// Puts back what a block (or an edit) replaced: the state as it was before it.
+    pub(crate) fn undo(&mut self, undo: &Undo) {
+        for (address, before) in &undo.accounts {
+            let Some((balance, nonce, code_hash)) = before.before else {
+                self.accounts.remove(address);
+                continue;
+            };
+            let account = self.accounts.entry(*address).or_default();
+            account.balance = balance;
+            account.nonce = nonce;
+            account.code_hash = code_hash;
+            if let Some(all) = &before.all_storage {
+                account.storage = all.clone();
+            }
+            for (slot, value) in &before.slots {
+                if value.is_zero() {
+                    account.storage.remove(slot);
+                } else {
+                    account.storage.insert(*slot, *value);
+                }
+            }
+        }
+    }
+
+    /// The account's balance, nonce and code hash, for an edit that changes one of them.
+    pub(crate) fn account_fields(&self, address: &Address) -> (U256, u64, B256) {
+        self.accounts
+            .get(address)
+            .map(|a| (a.balance, a.nonce, a.code_hash))
+            .unwrap_or((U256::ZERO, 0, KECCAK256_EMPTY))
+    }
+
     /// Applies diffs, as produced by [`WorldState::diff`] or read back from the log.
     pub(crate) fn apply(&mut self, diffs: &[AccountDiff]) {
         for diff in diffs {
@@ -352,8 +384,8 @@ impl Overlay {
 pub(crate) struct ExecDb<'a> {
     pub(crate) state: &'a WorldState,
     pub(crate) overlay: Option<&'a Overlay>,
-    /// The undos of the blocks after the one read, oldest first: empty to read the head.
-    pub(crate) history: &'a [Undo],
+    /// The undos of the changes after the block read, oldest first: empty to read the head.
+    pub(crate) history: &'a [crate::chain::history::Entry],
     pub(crate) block_hashes: &'a [B256],
 }
 
@@ -363,7 +395,7 @@ impl ExecDb<'_> {
         if let Some(overlay) = self.overlay.and_then(|o| o.accounts.get(address)) {
             return overlay.as_ref().map(|a| (a.balance, a.nonce, a.code_hash));
         }
-        if let Some(before) = self.history.iter().find_map(|undo| undo.account(address)) {
+        if let Some(before) = self.history.iter().find_map(|e| e.undo.account(address)) {
             return before;
         }
         self.state
@@ -402,7 +434,7 @@ impl ExecDb<'_> {
         }
         self.history
             .iter()
-            .find_map(|undo| undo.slot(address, &index))
+            .find_map(|e| e.undo.slot(address, &index))
             .unwrap_or_else(|| self.state.storage(address, index))
     }
 
@@ -474,7 +506,7 @@ mod tests {
         }
     }
 
-    fn read<'a>(state: &'a WorldState, history: &'a [Undo]) -> ExecDb<'a> {
+    fn read<'a>(state: &'a WorldState, history: &'a [crate::chain::history::Entry]) -> ExecDb<'a> {
         ExecDb {
             state,
             overlay: None,
@@ -487,22 +519,36 @@ mod tests {
     fn undos_read_back_every_earlier_state_through_rewrites_wipes_and_destruction() {
         let mut state = WorldState::default();
         let mut undos = Vec::new();
+        let entry = |block: u64, undo: Undo| crate::chain::history::Entry {
+            block,
+            edit: false,
+            undo,
+        };
         // Block 1: A gets slots 1 and 2.
-        undos.push(state.apply_recording(&[diff(A, 10, &[(1, 11), (2, 12)])]));
+        undos.push(entry(
+            1,
+            state.apply_recording(&[diff(A, 10, &[(1, 11), (2, 12)])]),
+        ));
         // Block 2: slot 1 changed twice in one block, B created.
-        undos.push(state.apply_recording(&[
-            diff(A, 20, &[(1, 21)]),
-            diff(A, 21, &[(1, 22), (3, 23)]),
-            diff(B, 5, &[(9, 99)]),
-        ]));
+        undos.push(entry(
+            2,
+            state.apply_recording(&[
+                diff(A, 20, &[(1, 21)]),
+                diff(A, 21, &[(1, 22), (3, 23)]),
+                diff(B, 5, &[(9, 99)]),
+            ]),
+        ));
         // Block 3: slot 2 changed, then A's storage wiped (recreated) with slot 4 only.
         let mut wiped = diff(A, 30, &[(4, 34)]);
         wiped.storage_cleared = true;
-        undos.push(state.apply_recording(&[diff(A, 29, &[(2, 32)]), wiped]));
+        undos.push(entry(
+            3,
+            state.apply_recording(&[diff(A, 29, &[(2, 32)]), wiped]),
+        ));
         // Block 4: B destroyed.
         let mut gone = diff(B, 0, &[]);
         gone.destroyed = true;
-        undos.push(state.apply_recording(&[gone]));
+        undos.push(entry(4, state.apply_recording(&[gone])));
 
         let slots = |db: &ExecDb<'_>, a: Address| -> Vec<u64> {
             (1..=4u64)
@@ -528,5 +574,21 @@ mod tests {
         assert_eq!(at(4).account(&B), None, "destroyed at the head");
         assert_eq!(at(4).slot(&B, U256::from(9)), U256::ZERO);
         assert_eq!(slots(&at(4), A), slots(&at(3), A));
+        // Undoing the blocks newest first gives each earlier state back, in the state itself.
+        let before: Vec<_> = (0..4)
+            .map(|n| {
+                let db = at(n);
+                (slots(&db, A), db.balance(&A), db.slot(&B, U256::from(9)))
+            })
+            .collect();
+        for n in (0..4).rev() {
+            let (expected, balance, b9) = before[n].clone();
+            state.undo(&undos[n].undo);
+            let now = read(&state, &[]);
+            assert_eq!(slots(&now, A), expected, "state {n}");
+            assert_eq!(now.balance(&A), balance);
+            assert_eq!(now.slot(&B, U256::from(9)), b9);
+        }
+        assert!(state.accounts.is_empty());
     }
 }

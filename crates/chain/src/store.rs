@@ -25,6 +25,14 @@ pub(crate) enum Record {
     Genesis(GenesisRecord),
     Block(BlockRecord),
     Clock(ClockRecord),
+    /// A direct edit of the state between blocks (`anvil_setBalance` and friends). New
+    /// variants go last: the log's older records keep their tags.
+    Edit(EditRecord),
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct EditRecord {
+    pub(crate) diffs: Vec<crate::state::AccountDiff>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -87,6 +95,8 @@ pub(crate) struct BlockLog {
     file: File,
     path: PathBuf,
     pending: Vec<u8>,
+    /// Bytes of complete records on disk.
+    len: u64,
 }
 
 impl BlockLog {
@@ -158,6 +168,7 @@ impl BlockLog {
                 file,
                 path,
                 pending: Vec::new(),
+                len: offset as u64,
             },
             records,
         ))
@@ -176,6 +187,24 @@ impl BlockLog {
         self.pending.extend_from_slice(&payload);
     }
 
+    /// Bytes of complete records on disk.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Cuts the log back to its first `len` bytes (a snapshot's length: `evm_revert`), on
+    /// disk before it returns.
+    pub(crate) fn truncate(&mut self, len: u64) -> Result<()> {
+        self.pending.clear();
+        let result = self.file.set_len(len).and_then(|()| self.file.sync_all());
+        result.map_err(|source| Error::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.len = len;
+        Ok(())
+    }
+
     /// Writes the queued records and waits until they are on disk.
     pub(crate) fn commit(&mut self) -> Result<()> {
         if self.pending.is_empty() {
@@ -185,6 +214,9 @@ impl BlockLog {
             .file
             .write_all(&self.pending)
             .and_then(|()| self.file.sync_data());
+        if result.is_ok() {
+            self.len += self.pending.len() as u64;
+        }
         self.pending.clear();
         result.map_err(|source| Error::Io {
             path: self.path.clone(),

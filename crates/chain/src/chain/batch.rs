@@ -81,7 +81,7 @@ impl Chain {
     /// Makes sealed blocks part of the chain: their state changes, indexes and clock.
     pub(crate) fn publish(&mut self, sealed: Sealed) {
         for (block, diffs) in sealed.blocks {
-            self.apply_block_diffs(&diffs);
+            self.apply_block_diffs(block.number(), &diffs);
             self.push_block(block);
         }
         if let Some(clock) = sealed.clock {
@@ -270,6 +270,12 @@ impl Batch<'_> {
     }
 
     /// The blocks built so far.
+    /// Dates the next block of this batch `timestamp` (and the clock from it on).
+    pub(crate) fn set_next_timestamp(&mut self, timestamp: u64) {
+        self.clock.next_timestamp = Some(timestamp);
+        self.clock.offset = i64::try_from(timestamp).unwrap_or(i64::MAX) - super::now_secs() as i64;
+    }
+
     pub(crate) fn finish(self) -> Sealed {
         self.sealed
     }

@@ -4,6 +4,7 @@
 
 mod common;
 mod contracts;
+mod control;
 mod cors;
 mod differential;
 mod durability;
