@@ -114,7 +114,22 @@ pub enum TxError {
         /// Nonce in the transaction.
         got: u64,
     },
-    /// Nonce above the sender's next nonce: this node keeps no queue of future transactions.
+    /// The pool of transactions waiting for an earlier nonce is full, for this sender or in
+    /// total.
+    #[error(
+        "txpool is full: {waiting} transactions already wait for an earlier nonce ({scope}, at most {limit}); send the missing nonce {expected} first"
+    )]
+    PoolFull {
+        /// Whose limit: the sender's, or the whole pool's.
+        scope: String,
+        /// How many wait.
+        waiting: usize,
+        /// The limit.
+        limit: usize,
+        /// The nonce that would let them through.
+        expected: u64,
+    },
+    /// Nonce above the sender's next nonce (used where no pool waits: a block's execution).
     #[error("nonce too high: next nonce {expected}, tx nonce {got}")]
     NonceTooHigh {
         /// Next nonce of the sender.

@@ -57,12 +57,21 @@ impl Producer {
     }
 }
 
+/// How many transactions of one sender may wait for an earlier nonce.
+pub(crate) const FUTURE_PER_SENDER: usize = 64;
+/// How many transactions in all may wait for an earlier nonce.
+pub(crate) const FUTURE_TOTAL: usize = 4096;
+
 #[derive(Debug, Default)]
 struct Pool {
     queue: VecDeque<Pending>,
     hashes: HashSet<B256>,
     /// Next nonce of each sender that has transactions queued or being mined.
     next_nonce: HashMap<Address, u64>,
+    /// Transactions whose nonce is ahead of their sender's next one: they wait until the gap
+    /// is filled (`txpool_content`'s "queued").
+    future: HashMap<Address, std::collections::BTreeMap<u64, SignedTx>>,
+    future_count: usize,
 }
 
 /// The shared heart of a running chain.
@@ -130,14 +139,46 @@ impl Node {
                 .get(&tx.sender)
                 .copied()
                 .unwrap_or_else(|| chain.state.nonce(&tx.sender));
+            let nonce = alloy_consensus::Transaction::nonce(&tx.envelope);
+            if nonce > next {
+                // Ahead of the sender's next nonce: checked as if it were next, then it waits.
+                chain.validate(&tx, nonce)?;
+                let waiting = pool.future.get(&tx.sender).map_or(0, |f| f.len());
+                let full = |scope: &str, waiting: usize, limit: usize| TxError::PoolFull {
+                    scope: scope.into(),
+                    waiting,
+                    limit,
+                    expected: next,
+                };
+                if waiting >= FUTURE_PER_SENDER {
+                    return Err(full(
+                        &format!("sender {}", tx.sender),
+                        waiting,
+                        FUTURE_PER_SENDER,
+                    ));
+                }
+                if pool.future_count >= FUTURE_TOTAL {
+                    return Err(full("the whole pool", pool.future_count, FUTURE_TOTAL));
+                }
+                let sender = tx.sender;
+                if let Some(replaced) = pool.future.entry(sender).or_default().insert(nonce, tx) {
+                    pool.hashes.remove(&replaced.hash);
+                } else {
+                    pool.future_count += 1;
+                }
+                pool.hashes.insert(hash);
+                return Ok(hash);
+            }
             chain.validate(&tx, next)?;
             pool.next_nonce.insert(tx.sender, next + 1);
             pool.hashes.insert(hash);
+            let sender = tx.sender;
             let (reply, wait) = oneshot::channel();
             pool.queue.push_back(Pending {
                 tx,
                 reply: Some(reply),
             });
+            Self::promote(&chain, &mut pool, sender, next + 1);
             self.wake.notify_one();
             wait
         };
@@ -146,6 +187,49 @@ impl Node {
             Mining::Auto => reply.await.unwrap_or(Err(TxError::ShutDown)),
             Mining::Interval(_) => Ok(hash),
         }
+    }
+
+    /// Moves the sender's waiting transactions whose turn has come (nonce `next`, then the
+    /// following ones) into the queue.
+    fn promote(chain: &Chain, pool: &mut Pool, sender: Address, mut next: u64) {
+        loop {
+            let Some(waiting) = pool.future.get_mut(&sender) else {
+                return;
+            };
+            let Some(tx) = waiting.remove(&next) else {
+                return;
+            };
+            if waiting.is_empty() {
+                pool.future.remove(&sender);
+            }
+            pool.future_count -= 1;
+            if let Err(error) = chain.validate(&tx, next) {
+                tracing::debug!(target: "agora::chain", tx = %tx.hash, %error, "a waiting transaction is dropped");
+                pool.hashes.remove(&tx.hash);
+                return;
+            }
+            pool.next_nonce.insert(sender, next + 1);
+            pool.queue.push_back(Pending { tx, reply: None });
+            next += 1;
+        }
+    }
+
+    /// The transactions waiting to be mined (`pending`) and those waiting for an earlier
+    /// nonce (`queued`), by sender and nonce.
+    pub(crate) fn pool_content(&self) -> (Vec<SignedTx>, Vec<SignedTx>) {
+        let pool = self.pool.lock();
+        let pending = pool.queue.iter().map(|p| p.tx.clone()).collect();
+        let queued = pool
+            .future
+            .values()
+            .flat_map(|txs| txs.values().cloned())
+            .collect();
+        (pending, queued)
+    }
+
+    /// How many transactions wait for an earlier nonce.
+    pub(crate) fn queued_count(&self) -> usize {
+        self.pool.lock().future_count
     }
 
     /// The sender's next nonce, counting queued transactions (the `pending` tag).

@@ -788,9 +788,32 @@ impl Rpc {
                 Ok(Value::String("0x0".into()))
             }
             m if control::handles(m) => self.control(m, &p).await,
-            "txpool_status" => Ok(
-                json!({ "pending": quantity(node.pending_count() as u64), "queued": quantity(0) }),
-            ),
+            "txpool_status" => Ok(json!({
+                "pending": quantity(node.pending_count() as u64),
+                "queued": quantity(node.queued_count() as u64),
+            })),
+            "txpool_content" => {
+                p.at_most(0)?;
+                let (pending, queued) = node.pool_content();
+                let by_sender = |txs: Vec<SignedTx>| {
+                    let mut senders = serde_json::Map::new();
+                    for tx in txs {
+                        let nonce = alloy_consensus::Transaction::nonce(&tx.envelope);
+                        let entry = senders
+                            .entry(tx.sender.to_checksum(None))
+                            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+                        if let Value::Object(nonces) = entry {
+                            nonces.insert(
+                                nonce.to_string(),
+                                serde_json::to_value(convert::pending_transaction(&tx))
+                                    .unwrap_or(Value::Null),
+                            );
+                        }
+                    }
+                    Value::Object(senders)
+                };
+                Ok(json!({ "pending": by_sender(pending), "queued": by_sender(queued) }))
+            }
             _ => Err(RpcError::new(
                 code::METHOD_NOT_FOUND,
                 format!("the method {method} does not exist/is not available"),

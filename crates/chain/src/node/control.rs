@@ -133,6 +133,8 @@ impl Node {
             let mut pool = self.pool.lock();
             pool.next_nonce.clear();
             pool.hashes.clear();
+            pool.future.clear();
+            pool.future_count = 0;
             pool.queue.drain(..).collect()
         };
         for pending in dropped {

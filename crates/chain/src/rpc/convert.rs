@@ -50,6 +50,18 @@ pub(crate) fn transaction(block: &Block, index: usize) -> RpcTransaction {
     }
 }
 
+/// A transaction not mined yet (`txpool_content`): no block, no index.
+pub(crate) fn pending_transaction(tx: &crate::chain::SignedTx) -> RpcTransaction {
+    RpcTransaction {
+        inner: Recovered::new_unchecked(tx.envelope.clone(), tx.sender),
+        block_hash: None,
+        block_number: None,
+        transaction_index: None,
+        effective_gas_price: None,
+        block_timestamp: None,
+    }
+}
+
 pub(crate) fn logs_of(block: &Block, index: usize) -> Vec<RpcLog> {
     let tx = &block.txs[index];
     let receipt = &block.receipts[index];

@@ -267,9 +267,11 @@ async fn invalid_transactions_are_refused_without_changing_state() {
     let (_, message) = error(&handle, "eth_sendRawTransaction", json!([low])).await;
     assert_eq!(message, "nonce too low: next nonce 1, tx nonce 0");
 
+    // A nonce ahead of the next one is not refused: it waits in the pool for the gap.
     let high = signed_tx(&handle, 0, 5, TxKind::Call(TO), one, 21_000, vec![]);
-    let (_, message) = error(&handle, "eth_sendRawTransaction", json!([high])).await;
-    assert_eq!(message, "nonce too high: next nonce 1, tx nonce 5");
+    result(&handle, "eth_sendRawTransaction", json!([high])).await;
+    let status = result(&handle, "txpool_status", json!([])).await;
+    assert_eq!(status["queued"], json!("0x1"));
 
     let rich = U256::from(10u64).pow(U256::from(30));
     let poor = signed_tx(&handle, 0, 1, TxKind::Call(TO), rich, 21_000, vec![]);
