@@ -27,6 +27,8 @@ use revm::{
 
 mod batch;
 pub(crate) mod history;
+mod trace;
+pub(crate) use trace::TraceError;
 
 use crate::{
     error::{Error, Result, TxError},
@@ -175,6 +177,14 @@ pub(crate) struct Params {
     pub(crate) spec: SpecId,
     pub(crate) base_fee: u64,
     pub(crate) block_gas_limit: u64,
+}
+
+/// What a call runs with ([`Chain::prepare_call`]).
+pub(crate) struct Prepared<'a> {
+    pub(crate) cfg: CfgEnv,
+    pub(crate) block: BlockEnv,
+    pub(crate) tx: TxEnv,
+    pub(crate) db: ExecDb<'a>,
 }
 
 /// A call that is executed but not mined (`eth_call`, `eth_estimateGas`).
@@ -655,6 +665,22 @@ impl Chain {
         request: &CallRequest,
         gas_cap: Option<u64>,
     ) -> Result<(Bytes, u64), CallError> {
+        let Prepared { cfg, block, tx, db } = self.prepare_call(request, gas_cap)?;
+        let mut evm = Context::mainnet()
+            .with_cfg(cfg)
+            .with_block(block)
+            .with_ref_db(db)
+            .build_mainnet();
+        call_outcome(evm.transact(tx).map(|r| r.result))
+    }
+
+    /// What a call runs with: the configuration, the block context, the transaction and the
+    /// state (the head's, the next block's for `pending`, or an earlier block's).
+    pub(crate) fn prepare_call(
+        &self,
+        request: &CallRequest,
+        gas_cap: Option<u64>,
+    ) -> Result<Prepared<'_>, CallError> {
         // "latest" runs in the head block's context, as go-ethereum and anvil do; "pending" in
         // the next block's, as the transaction would.
         let head = &self.head().header;
@@ -712,24 +738,33 @@ impl Chain {
         let mut cfg = self.cfg();
         cfg.disable_nonce_check = true;
         cfg.disable_base_fee = true;
-        let mut evm = Context::mainnet()
-            .with_cfg(cfg)
-            .with_block(env)
-            .with_ref_db(db)
-            .build_mainnet();
-        match evm.transact(tx) {
-            Ok(result) => match result.result {
-                ExecutionResult::Success { gas, output, .. } => {
-                    Ok((output.into_data(), gas.tx_gas_used()))
-                }
-                ExecutionResult::Revert { output, .. } => Err(CallError::Revert(output)),
-                ExecutionResult::Halt { reason, .. } => Err(CallError::Halt(format!("{reason:?}"))),
-            },
-            Err(EVMError::Transaction(e)) => Err(CallError::Invalid(e.to_string())),
-            Err(e) => Err(CallError::Invalid(e.to_string())),
-        }
+        Ok(Prepared {
+            cfg,
+            block: env,
+            tx,
+            db,
+        })
     }
+}
 
+/// A call's outcome as `eth_call` reports it: the output and gas used, or why not.
+pub(crate) fn call_outcome<E: std::fmt::Display, H: std::fmt::Debug>(
+    result: std::result::Result<ExecutionResult<H>, EVMError<E, InvalidTransaction>>,
+) -> std::result::Result<(Bytes, u64), CallError> {
+    match result {
+        Ok(result) => match result {
+            ExecutionResult::Success { gas, output, .. } => {
+                Ok((output.into_data(), gas.tx_gas_used()))
+            }
+            ExecutionResult::Revert { output, .. } => Err(CallError::Revert(output)),
+            ExecutionResult::Halt { reason, .. } => Err(CallError::Halt(format!("{reason:?}"))),
+        },
+        Err(EVMError::Transaction(e)) => Err(CallError::Invalid(e.to_string())),
+        Err(e) => Err(CallError::Invalid(e.to_string())),
+    }
+}
+
+impl Chain {
     /// Finds the smallest gas limit with which the call succeeds.
     pub(crate) fn estimate_gas(&self, request: &CallRequest) -> Result<u64, CallError> {
         let cap = request

@@ -391,6 +391,10 @@ impl Rpc {
     /// The block whose state a read names: the head's number for `latest`, `pending` and
     /// the other tags, else the block named, if its state is kept.
     fn check_state_block(&self, chain: &Chain, block: Option<BlockId>) -> Result<u64, RpcError> {
+        Self::state_block(chain, block)
+    }
+
+    fn state_block(chain: &Chain, block: Option<BlockId>) -> Result<u64, RpcError> {
         let head = chain.head_number();
         let number = match block {
             None => return Ok(head),
@@ -523,6 +527,63 @@ impl Rpc {
                 request.at = Some(self.check_state_block(&chain, block)?);
                 let (output, _) = chain.call(&request, None).map_err(RpcError::from_call)?;
                 Ok(Value::String(output.to_string()))
+            }
+            "debug_traceTransaction" => {
+                p.at_most(2)?;
+                let hash: B256 = p.required(0, "transaction hash")?;
+                let options: alloy_rpc_types_trace::geth::GethDebugTracingOptions =
+                    p.optional(1, "tracing options")?.unwrap_or_default();
+                let node = node.clone();
+                let trace = tokio::task::spawn_blocking(move || {
+                    node.chain.read().trace_transaction(&hash, &options)
+                })
+                .await
+                .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?;
+                trace.map_err(trace_error)
+            }
+            "debug_traceCall" => {
+                p.at_most(3)?;
+                let request: TransactionRequest = p.required(0, "transaction")?;
+                let block: Option<BlockId> = p.optional(1, "block")?;
+                let options: alloy_rpc_types_trace::geth::GethDebugTracingCallOptions =
+                    p.optional(2, "tracing options")?.unwrap_or_default();
+                if options.state_overrides.is_some() || options.block_overrides.is_some() {
+                    return Err(RpcError::invalid_params(
+                        "invalid argument 2 (tracing options): stateOverrides and blockOverrides are not supported",
+                    ));
+                }
+                let mut request = call_request(request)?;
+                request.pending = matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending)));
+                let node = node.clone();
+                tokio::task::spawn_blocking(move || {
+                    let chain = node.chain.read();
+                    request.at = Some(Rpc::state_block(&chain, block)?);
+                    chain
+                        .trace_call(&request, &options.tracing_options)
+                        .map_err(trace_error)
+                })
+                .await
+                .map_err(|e| RpcError::new(code::INTERNAL_ERROR, e.to_string()))?
+            }
+            "eth_createAccessList" => {
+                p.at_most(2)?;
+                let request: TransactionRequest = p.required(0, "transaction")?;
+                let block: Option<BlockId> = p.optional(1, "block")?;
+                let mut request = call_request(request)?;
+                request.pending = matches!(
+                    block,
+                    None | Some(BlockId::Number(BlockNumberOrTag::Pending))
+                );
+                let chain = node.chain.read();
+                request.at = Some(self.check_state_block(&chain, block)?);
+                let (list, gas, error) = chain
+                    .create_access_list(&request)
+                    .map_err(RpcError::from_call)?;
+                let mut answer = json!({ "accessList": list, "gasUsed": quantity(gas) });
+                if let Some(error) = error {
+                    answer["error"] = Value::String(error);
+                }
+                Ok(answer)
             }
             "eth_estimateGas" => {
                 p.at_most(3)?;
@@ -1108,4 +1169,24 @@ fn state_gone(error: StateAtError) -> RpcError {
         code::INTERNAL_ERROR,
         format!("state not available: {error:?}"),
     )
+}
+
+fn trace_error(error: crate::chain::TraceError) -> RpcError {
+    use crate::chain::TraceError;
+    match error {
+        TraceError::UnknownTransaction(hash) => {
+            RpcError::resource_not_found(format!("transaction {hash} not found"))
+        }
+        TraceError::Pruned(StateAtError::Pruned { number, head, kept }) => {
+            RpcError::server(format!(
+                "historical state is not kept: tracing needs the state of block {number}, {} blocks behind the head, block {head}, and this node keeps the states of the last {kept}; start it with --history N or --archive",
+                head - number
+            ))
+        }
+        TraceError::Pruned(other) => RpcError::server(format!("state not available: {other:?}")),
+        TraceError::Options(message) => {
+            RpcError::invalid_params(format!("invalid tracing options: {message}"))
+        }
+        TraceError::Call(e) => RpcError::from_call(e),
+    }
 }

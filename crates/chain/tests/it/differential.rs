@@ -432,6 +432,8 @@ struct Run {
     blocks: u64,
     probe: Address,
     token: Address,
+    /// Every transaction mined, with its label.
+    mined: Vec<(String, B256)>,
     mismatches: Vec<String>,
 }
 
@@ -454,6 +456,7 @@ impl Run {
             blocks: 0,
             probe: Address::ZERO,
             token: Address::ZERO,
+            mined: Vec::new(),
             mismatches: Vec::new(),
         }
     }
@@ -549,6 +552,7 @@ impl Run {
                 ours["transactionIndex"]
             );
             self.compare_receipts(&tx.label, &ours, &anvil);
+            self.mined.push((tx.label.clone(), tx.hash));
             receipts.push(ours);
             let params = json!([tx.hash]);
             let ours = self
@@ -642,6 +646,123 @@ impl Run {
         self.reverted_calls().await?;
         self.estimates().await?;
         self.logs().await?;
+        self.traces().await?;
+        self.past_reads().await?;
+        self.access_lists().await?;
+        Ok(())
+    }
+
+    /// Every transaction traced on both, with the call tracer (the call tree: types, senders,
+    /// targets, values, inputs, outputs, errors, logs) and the struct logger (whether it
+    /// failed, what it returned). anvil 1.7.1 gives, as the top frame's `gasUsed` and the
+    /// struct logger's `gas`, the block's cumulative gas up to the transaction, and an empty
+    /// `structLogs` when mining on demand: those are checked against our own receipt instead
+    /// (the gas) and against the opcodes run (a contract call has steps, ending where it
+    /// ended).
+    async fn traces(&mut self) -> Result<()> {
+        let mined = self.mined.clone();
+        for (label, hash) in mined {
+            let receipt = self.ours.receipt(hash).await?;
+            let gas_used = parse_quantity(&receipt["gasUsed"])?;
+            let call =
+                json!([hash, { "tracer": "callTracer", "tracerConfig": { "withLog": true } }]);
+            let (ours, anvil) = self.both("debug_traceTransaction", call).await?;
+            let (mut ours, mut anvil) = (ours.unwrap_or_else(|e| e), anvil.unwrap_or_else(|e| e));
+            if ours.get("gasUsed").map(parse_quantity).transpose()? != Some(gas_used) {
+                self.mismatches.push(format!(
+                    "{label}: callTracer gasUsed {} is not the receipt's {gas_used}",
+                    ours["gasUsed"]
+                ));
+            }
+            for frame in [&mut ours, &mut anvil] {
+                if let Some(o) = frame.as_object_mut() {
+                    o.remove("gasUsed");
+                }
+            }
+            self.differ(format!("{label}: callTracer"), &ours, &anvil);
+            let steps = json!([hash, { "disableStack": true, "disableStorage": true }]);
+            let (ours, anvil) = self.both("debug_traceTransaction", steps).await?;
+            let (ours, anvil) = (ours.unwrap_or_else(|e| e), anvil.unwrap_or_else(|e| e));
+            for field in ["failed", "returnValue"] {
+                self.differ(
+                    format!("{label}: struct logger {field}"),
+                    &ours[field],
+                    &anvil[field],
+                );
+            }
+            if ours["gas"].as_u64() != Some(gas_used) {
+                self.mismatches.push(format!(
+                    "{label}: struct logger gas {} is not the receipt's {gas_used}",
+                    ours["gas"]
+                ));
+            }
+            let called_code = if receipt["to"].is_null() {
+                true
+            } else {
+                let code = self
+                    .ours
+                    .rpc("eth_getCode", json!([receipt["to"], quantity(self.blocks)]))
+                    .await?;
+                code.as_str().is_some_and(|c| c != "0x")
+            };
+            let logs = ours["structLogs"].as_array().map_or(0, Vec::len);
+            if called_code && logs == 0 && receipt["status"] == json!("0x1") {
+                self.mismatches.push(format!(
+                    "{label}: the struct logger recorded no step of a contract call"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Balances, nonces and code of the accounts at every block mined, as each block left them.
+    async fn past_reads(&mut self) -> Result<()> {
+        let mut accounts: Vec<Address> = (0..self.wallets.len()).map(|i| self.addr(i)).collect();
+        accounts.extend([self.probe, self.token, STRANGER]);
+        for block in 0..=self.blocks {
+            for account in &accounts {
+                for method in ["eth_getBalance", "eth_getTransactionCount", "eth_getCode"] {
+                    let what = format!("{method} of {account} at block {block}");
+                    self.same(&what, method, json!([account, quantity(block)]))
+                        .await?;
+                }
+            }
+            let call = json!([
+                { "to": self.probe, "data": Bytes::from(Probe::ownerCall {}.abi_encode()) },
+                quantity(block)
+            ]);
+            let (ours, anvil) = self.both("eth_call", call).await?;
+            let (ours, anvil) = (ours.unwrap_or_else(|e| e), anvil.unwrap_or_else(|e| e));
+            self.differ(format!("probe.owner() at block {block}"), &ours, &anvil);
+        }
+        Ok(())
+    }
+
+    /// `eth_createAccessList` of calls that read and write storage.
+    async fn access_lists(&mut self) -> Result<()> {
+        let from = self.addr(0);
+        let store = Probe::storeCall {
+            key: n(5),
+            value: n(6),
+        };
+        let request = json!([{ "from": from, "to": self.probe, "data": Bytes::from(store.abi_encode()) }, "latest"]);
+        self.same(
+            "access list of probe.store",
+            "eth_createAccessList",
+            request,
+        )
+        .await?;
+        let transfer = TestToken::transferCall {
+            to: STRANGER,
+            value: n(1),
+        };
+        let request = json!([{ "from": from, "to": self.token, "data": Bytes::from(transfer.abi_encode()) }, "latest"]);
+        self.same(
+            "access list of token.transfer",
+            "eth_createAccessList",
+            request,
+        )
+        .await?;
         Ok(())
     }
 

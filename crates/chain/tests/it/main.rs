@@ -16,3 +16,4 @@ mod rpc_basics;
 mod signing;
 mod subscriptions;
 mod time;
+mod trace;
