@@ -567,13 +567,7 @@ impl Rpc {
             }
             "eth_createAccessList" => {
                 p.at_most(2)?;
-                let request: TransactionRequest = p.required(0, "transaction")?;
-                let block: Option<BlockId> = p.optional(1, "block")?;
-                let mut request = call_request(request)?;
-                request.pending = matches!(
-                    block,
-                    None | Some(BlockId::Number(BlockNumberOrTag::Pending))
-                );
+                let (mut request, block) = call_params(&p, true)?;
                 let chain = node.chain.read();
                 request.at = Some(self.check_state_block(&chain, block)?);
                 let (list, gas, error) = chain
@@ -587,15 +581,9 @@ impl Rpc {
             }
             "eth_estimateGas" => {
                 p.at_most(3)?;
-                let request: TransactionRequest = p.required(0, "transaction")?;
-                let block: Option<BlockId> = p.optional(1, "block")?;
-                let mut request = call_request(request)?;
                 // No block named: the pending block's context (the next number and
                 // timestamp), as anvil does, since the estimate is for a transaction sent now.
-                request.pending = matches!(
-                    block,
-                    None | Some(BlockId::Number(BlockNumberOrTag::Pending))
-                );
+                let (mut request, block) = call_params(&p, true)?;
                 let chain = node.chain.read();
                 request.at = Some(self.check_state_block(&chain, block)?);
                 Ok(quantity(
@@ -1189,4 +1177,21 @@ fn trace_error(error: crate::chain::TraceError) -> RpcError {
         }
         TraceError::Call(e) => RpcError::from_call(e),
     }
+}
+
+/// A call's parameters: the transaction and the block. `pending` runs in the next block's
+/// context, as does no block at all when `unnamed_is_pending`.
+fn call_params(
+    p: &Params,
+    unnamed_is_pending: bool,
+) -> Result<(CallRequest, Option<BlockId>), RpcError> {
+    let request: TransactionRequest = p.required(0, "transaction")?;
+    let block: Option<BlockId> = p.optional(1, "block")?;
+    let mut request = call_request(request)?;
+    request.pending = match block {
+        None => unnamed_is_pending,
+        Some(BlockId::Number(BlockNumberOrTag::Pending)) => true,
+        Some(_) => false,
+    };
+    Ok((request, block))
 }
