@@ -82,6 +82,9 @@ pub(crate) struct Node {
     pool: Mutex<Pool>,
     wake: Condvar,
     pub(crate) mining: Mining,
+    /// With [`Mining::Auto`]: whether each transaction is mined as it arrives
+    /// (`evm_setAutomine(false)` queues them until `evm_mine`).
+    automine: AtomicBool,
     pub(crate) heads: broadcast::Sender<Arc<Block>>,
     pub(crate) dev_accounts: Vec<DevAccount>,
     stopped: AtomicBool,
@@ -107,6 +110,7 @@ impl Node {
             producer: Mutex::new(Producer { log }),
             pool: Mutex::new(Pool::default()),
             wake: Condvar::new(),
+            automine: AtomicBool::new(matches!(mining, Mining::Auto)),
             mining,
             heads,
             dev_accounts,
@@ -183,9 +187,10 @@ impl Node {
             wait
         };
         queued();
-        match self.mining {
-            Mining::Auto => reply.await.unwrap_or(Err(TxError::ShutDown)),
-            Mining::Interval(_) => Ok(hash),
+        if self.automining() {
+            reply.await.unwrap_or(Err(TxError::ShutDown))
+        } else {
+            Ok(hash)
         }
     }
 
@@ -296,7 +301,7 @@ impl Node {
                             self.wake.wait_until(&mut pool, tick);
                         }
                         _ => {
-                            if !pool.queue.is_empty() {
+                            if !pool.queue.is_empty() && self.automining() {
                                 break;
                             }
                             self.wake.wait(&mut pool);
@@ -308,6 +313,29 @@ impl Node {
             let allow_empty = matches!(self.mining, Mining::Interval(_));
             self.mine(batch, allow_empty, None);
         }
+    }
+
+    /// Whether each transaction is mined as it arrives.
+    pub(crate) fn automining(&self) -> bool {
+        self.automine.load(Ordering::Acquire)
+    }
+
+    /// Switches automine on or off (`evm_setAutomine`); only a node started with automine
+    /// can (one mining on an interval keeps it).
+    pub(crate) fn set_automine(&self, on: bool) -> Result<(), String> {
+        if let Mining::Interval(every) = self.mining {
+            if on {
+                return Err(format!(
+                    "this node mines a block every {every:?} (--block-time): automine cannot be switched on"
+                ));
+            }
+            return Ok(());
+        }
+        let _pool = self.pool.lock();
+        self.automine.store(on, Ordering::Release);
+        // Turned back on: what was queued meanwhile is mined now.
+        self.wake.notify_all();
+        Ok(())
     }
 
     /// Mines `batch`: one block per transaction with automine, one block for all otherwise.
@@ -341,7 +369,7 @@ impl Node {
             let chain = self.chain.read();
             let mut building = chain.batch();
             let mut outcomes = Vec::new();
-            if matches!(self.mining, Mining::Auto) && !txs.is_empty() {
+            if self.automining() && !txs.is_empty() {
                 for tx in txs {
                     outcomes.push(building.mine_block(vec![tx], false));
                 }

@@ -425,6 +425,33 @@ impl Rpc {
         }
     }
 
+    /// The block being built (`pending`): the next number and timestamp on the head, holding
+    /// the transactions waiting to be mined; no hash yet, as go-ethereum answers.
+    fn pending_block(&self, chain: &Chain, full: bool) -> Value {
+        let head = chain.head();
+        let mut block = serde_json::to_value(convert::block(head, false)).unwrap_or(Value::Null);
+        let (pending, _) = self.node.pool_content();
+        block["number"] = quantity(head.number() + 1);
+        block["parentHash"] = Value::String(head.hash.to_string());
+        block["timestamp"] = quantity(chain.next_timestamp());
+        block["hash"] = Value::Null;
+        block["nonce"] = Value::Null;
+        block["gasUsed"] = quantity(0);
+        block["transactions"] = if full {
+            serde_json::to_value(
+                pending
+                    .iter()
+                    .map(convert::pending_transaction)
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap_or(Value::Null)
+        } else {
+            serde_json::to_value(pending.iter().map(|t| t.hash).collect::<Vec<_>>())
+                .unwrap_or(Value::Null)
+        };
+        block
+    }
+
     fn block_number(chain: &Chain, tag: BlockNumberOrTag) -> u64 {
         match tag {
             BlockNumberOrTag::Number(n) => n,
@@ -672,6 +699,9 @@ impl Rpc {
                 let chain = node.chain.read();
                 let block = if method == "eth_getBlockByNumber" {
                     let tag: BlockNumberOrTag = p.required(0, "block number")?;
+                    if tag == BlockNumberOrTag::Pending {
+                        return Ok(self.pending_block(&chain, full));
+                    }
                     chain.block(Self::block_number(&chain, tag))
                 } else {
                     let hash: B256 = p.required(0, "block hash")?;

@@ -29,6 +29,10 @@ pub(crate) fn handles(method: &str) -> bool {
             | "hardhat_impersonateAccount"
             | "anvil_stopImpersonatingAccount"
             | "hardhat_stopImpersonatingAccount"
+            | "evm_setAutomine"
+            | "anvil_setAutomine"
+            | "hardhat_getAutomine"
+            | "anvil_getAutomine"
             | "hardhat_metadata"
             | "anvil_metadata"
             | "anvil_nodeInfo"
@@ -127,6 +131,16 @@ impl Rpc {
                 } else {
                     Value::Null
                 })
+            }
+            "evm_setAutomine" | "anvil_setAutomine" => {
+                p.at_most(1)?;
+                let on: bool = p.required(0, "enabled")?;
+                node.set_automine(on).map_err(RpcError::invalid_params)?;
+                Ok(Value::Null)
+            }
+            "hardhat_getAutomine" | "anvil_getAutomine" => {
+                p.at_most(0)?;
+                Ok(Value::Bool(node.automining()))
             }
             // What Hardhat's network helpers and anvil's clients read to recognise a dev node.
             _ => {

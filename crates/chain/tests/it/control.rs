@@ -211,3 +211,58 @@ async fn the_node_describes_itself_as_hardhat_and_anvil_clients_expect() {
     }
     handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn automine_off_queues_transactions_until_evm_mine_puts_them_in_one_block() {
+    let handle = chain().await;
+    let from = handle.dev_accounts()[0].address;
+    assert_eq!(
+        result(&handle, "hardhat_getAutomine", json!([])).await,
+        json!(true)
+    );
+    result(&handle, "evm_setAutomine", json!([false])).await;
+    assert_eq!(
+        result(&handle, "anvil_getAutomine", json!([])).await,
+        json!(false)
+    );
+    let mut hashes = Vec::new();
+    for _ in 0..3 {
+        let send = json!([{ "from": from, "to": WHO, "value": "0x1" }]);
+        hashes.push(result(&handle, "eth_sendTransaction", send).await);
+    }
+    assert_eq!(head(&handle).await, 0, "nothing mined yet");
+    let status = result(&handle, "txpool_status", json!([])).await;
+    assert_eq!(status["pending"], json!("0x3"));
+    result(&handle, "evm_mine", json!([])).await;
+    assert_eq!(head(&handle).await, 1);
+    let block = result(&handle, "eth_getBlockByNumber", json!(["0x1", false])).await;
+    assert_eq!(
+        block["transactions"],
+        json!(hashes),
+        "all three in one block, in order"
+    );
+    // Back on: a transaction is mined as it arrives.
+    result(&handle, "evm_setAutomine", json!([true])).await;
+    let send = json!([{ "from": from, "to": WHO, "value": "0x1" }]);
+    let hash = result(&handle, "eth_sendTransaction", send).await;
+    let receipt = result(&handle, "eth_getTransactionReceipt", json!([hash])).await;
+    assert_eq!(receipt["blockNumber"], json!("0x2"));
+    handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_pending_block_is_the_next_one_with_what_waits() {
+    let handle = chain().await;
+    let from = handle.dev_accounts()[0].address;
+    result(&handle, "evm_setAutomine", json!([false])).await;
+    let send = json!([{ "from": from, "to": WHO, "value": "0x1" }]);
+    let hash = result(&handle, "eth_sendTransaction", send).await;
+    let head_block = result(&handle, "eth_getBlockByNumber", json!(["latest", false])).await;
+    let pending = result(&handle, "eth_getBlockByNumber", json!(["pending", false])).await;
+    assert_eq!(pending["number"], json!("0x1"), "head + 1");
+    assert_eq!(pending["parentHash"], head_block["hash"]);
+    assert_eq!(pending["hash"], Value::Null);
+    assert_eq!(pending["transactions"], json!([hash]));
+    assert!(hex_u64(&pending["timestamp"]) >= hex_u64(&head_block["timestamp"]));
+    handle.shutdown().await;
+}
