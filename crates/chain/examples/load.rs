@@ -44,7 +44,8 @@ sol! {
 /// Load client for `agora chain` and anvil.
 #[derive(Debug, Parser)]
 struct Args {
-    /// Nodes to load, comma-separated: `agora` (durable), `agora-mem` (`--ephemeral`, for
+    /// Nodes to load, comma-separated: `agora` (durable, with the default window of 256
+    /// past states), `agora-nohist` (durable, `--history 0`), `agora-mem` (`--ephemeral`, for
     /// comparison), `anvil`, `anvil-prune` (anvil `--prune-history`: no historical states), or
     /// the URL of a running node whose dev accounts come from the
     /// test mnemonic.
@@ -101,6 +102,8 @@ fn default_anvil() -> PathBuf {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Target {
     Agora,
+    /// Durable, with no window of past states (`--history 0`): what the window costs.
+    AgoraNoHistory,
     AgoraEphemeral,
     Anvil,
     /// anvil with `--prune-history`: it keeps no historical states.
@@ -113,6 +116,7 @@ impl FromStr for Target {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "agora" => Ok(Self::Agora),
+            "agora-nohist" => Ok(Self::AgoraNoHistory),
             "agora-mem" => Ok(Self::AgoraEphemeral),
             "anvil" => Ok(Self::Anvil),
             "anvil-prune" => Ok(Self::AnvilPruned),
@@ -120,7 +124,7 @@ impl FromStr for Target {
                 Ok(Self::Url(url.into()))
             }
             other => Err(format!(
-                "{other:?}: use agora, agora-mem, anvil, anvil-prune or an http:// URL"
+                "{other:?}: use agora, agora-nohist, agora-mem, anvil, anvil-prune or an http:// URL"
             )),
         }
     }
@@ -130,6 +134,7 @@ impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Agora => f.write_str("agora"),
+            Self::AgoraNoHistory => f.write_str("agora-nohist"),
             Self::AgoraEphemeral => f.write_str("agora-mem"),
             Self::Anvil => f.write_str("anvil"),
             Self::AnvilPruned => f.write_str("anvil-prune"),
@@ -171,7 +176,7 @@ impl Node {
                     _dir: None,
                 });
             }
-            Target::Agora => {
+            Target::Agora | Target::AgoraNoHistory => {
                 std::fs::create_dir_all(&args.data_root)
                     .with_context(|| format!("creating {}", args.data_root.display()))?;
                 let dir = tempfile::Builder::new()
@@ -184,6 +189,9 @@ impl Node {
                     .arg("--data-dir")
                     .arg(dir.path().join("chain"))
                     .args(["--accounts", &accounts]);
+                if *target == Target::AgoraNoHistory {
+                    command.args(["--history", "0"]);
+                }
                 (command, Some(dir))
             }
             Target::AgoraEphemeral => {
