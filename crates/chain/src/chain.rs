@@ -204,6 +204,8 @@ pub(crate) struct CallRequest {
     pub(crate) pending: bool,
     /// Run on the state and in the context of this earlier block instead of the head's.
     pub(crate) at: Option<u64>,
+    /// Accounts changed for this call only (`eth_call`'s third parameter).
+    pub(crate) overrides: Option<alloy_rpc_types_eth::state::StateOverride>,
 }
 
 /// Why an `eth_call` did not return data.
@@ -666,10 +668,53 @@ impl Chain {
         gas_cap: Option<u64>,
     ) -> Result<(Bytes, u64), CallError> {
         let Prepared { cfg, block, tx, db } = self.prepare_call(request, gas_cap)?;
+        let Some(overrides) = &request.overrides else {
+            let mut evm = Context::mainnet()
+                .with_cfg(cfg)
+                .with_block(block)
+                .with_ref_db(db)
+                .build_mainnet();
+            return call_outcome(evm.transact(tx).map(|r| r.result));
+        };
+        let mut cache =
+            revm::database::CacheDB::new(revm::database_interface::WrapDatabaseRef(&db));
+        for (address, account) in overrides {
+            let (balance, nonce, code_hash) =
+                db.account(address)
+                    .unwrap_or((U256::ZERO, 0, alloy_primitives::KECCAK256_EMPTY));
+            let code = match &account.code {
+                Some(code) => revm::bytecode::Bytecode::new_raw(code.clone()),
+                None => revm::DatabaseRef::code_by_hash_ref(&db, code_hash).unwrap_or_default(),
+            };
+            let info = revm::state::AccountInfo {
+                balance: account.balance.unwrap_or(balance),
+                nonce: account.nonce.unwrap_or(nonce),
+                code_hash: code.hash_slow(),
+                code: Some(code),
+                ..Default::default()
+            };
+            cache.insert_account_info(*address, info);
+            if let Some(state) = &account.state {
+                let slots = state
+                    .iter()
+                    .map(|(k, v)| (U256::from_be_bytes(k.0), U256::from_be_bytes(v.0)))
+                    .collect();
+                let _ = cache.replace_account_storage(*address, slots);
+            }
+            if let Some(diff) = &account.state_diff {
+                for (k, v) in diff {
+                    let _ = cache.insert_account_storage(
+                        *address,
+                        U256::from_be_bytes(k.0),
+                        U256::from_be_bytes(v.0),
+                    );
+                }
+            }
+        }
         let mut evm = Context::mainnet()
             .with_cfg(cfg)
             .with_block(block)
-            .with_ref_db(db)
+            .with_db(&mut cache)
             .build_mainnet();
         call_outcome(evm.transact(tx).map(|r| r.result))
     }

@@ -541,15 +541,7 @@ impl Rpc {
             }
             "eth_call" => {
                 p.at_most(3)?;
-                let request: TransactionRequest = p.required(0, "transaction")?;
-                let block: Option<BlockId> = p.optional(1, "block")?;
-                if p.0.get(2).is_some_and(|v| !v.is_null()) {
-                    return Err(RpcError::invalid_params(
-                        "state overrides are not supported",
-                    ));
-                }
-                let mut request = call_request(request)?;
-                request.pending = matches!(block, Some(BlockId::Number(BlockNumberOrTag::Pending)));
+                let (mut request, block) = call_params(&p, false)?;
                 let chain = node.chain.read();
                 request.at = Some(self.check_state_block(&chain, block)?);
                 let (output, _) = chain.call(&request, None).map_err(RpcError::from_call)?;
@@ -1059,6 +1051,7 @@ fn call_request(request: TransactionRequest) -> Result<CallRequest, RpcError> {
     };
     Ok(CallRequest {
         at: None,
+        overrides: None,
         from: request.from,
         to: match request.to {
             Some(TxKind::Call(to)) => Some(to),
@@ -1218,6 +1211,7 @@ fn call_params(
     let request: TransactionRequest = p.required(0, "transaction")?;
     let block: Option<BlockId> = p.optional(1, "block")?;
     let mut request = call_request(request)?;
+    request.overrides = p.optional(2, "state overrides")?;
     request.pending = match block {
         None => unnamed_is_pending,
         Some(BlockId::Number(BlockNumberOrTag::Pending)) => true,

@@ -266,3 +266,31 @@ async fn the_pending_block_is_the_next_one_with_what_waits() {
     assert!(hex_u64(&pending["timestamp"]) >= hex_u64(&head_block["timestamp"]));
     handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn state_overrides_change_one_call_and_nothing_else() {
+    let handle = chain().await;
+    // Code that returns 1, at an address with none; a balance for a sender with none.
+    let code = "0x600160005260206000f3";
+    let overrides = json!({ WHO.to_string(): { "code": code, "stateDiff": { format!("0x{:064x}", 5): format!("0x{:064x}", 9) } } });
+    let out = result(
+        &handle,
+        "eth_call",
+        json!([{ "to": WHO }, "latest", overrides]),
+    )
+    .await;
+    assert_eq!(out, json!(format!("0x{:064x}", 1)));
+    assert_eq!(
+        result(&handle, "eth_getCode", json!([WHO, "latest"])).await,
+        json!("0x"),
+        "nothing stored"
+    );
+    let poor = address!("0x00000000000000000000000000000000000000ee");
+    let send = json!({ "from": poor, "to": WHO, "value": "0xde0b6b3a7640000" });
+    let (_, refused) = error(&handle, "eth_estimateGas", json!([send])).await;
+    assert!(refused.contains("funds"), "{refused}");
+    let rich = json!({ poor.to_string(): { "balance": "0x56bc75e2d63100000" } });
+    let gas = result(&handle, "eth_estimateGas", json!([send, "latest", rich])).await;
+    assert_eq!(hex_u64(&gas), 21_000);
+    handle.shutdown().await;
+}
