@@ -86,6 +86,8 @@ pub(crate) struct Node {
     /// (`evm_setAutomine(false)` queues them until `evm_mine`).
     automine: AtomicBool,
     pub(crate) heads: broadcast::Sender<Arc<Block>>,
+    /// The hash of every transaction the pool accepts (`newPendingTransactions`).
+    pub(crate) pending_hashes: broadcast::Sender<B256>,
     pub(crate) dev_accounts: Vec<DevAccount>,
     stopped: AtomicBool,
     /// Why the node stopped serving, if a block could not be made durable.
@@ -105,6 +107,7 @@ impl Node {
         dev_accounts: Vec<DevAccount>,
     ) -> Self {
         let (heads, _) = broadcast::channel(1024);
+        let (pending_hashes, _) = broadcast::channel(4096);
         Self {
             chain: RwLock::new(chain),
             producer: Mutex::new(Producer { log }),
@@ -113,6 +116,7 @@ impl Node {
             automine: AtomicBool::new(matches!(mining, Mining::Auto)),
             mining,
             heads,
+            pending_hashes,
             dev_accounts,
             stopped: AtomicBool::new(false),
             failure: Mutex::new(None),
@@ -171,6 +175,7 @@ impl Node {
                     pool.future_count += 1;
                 }
                 pool.hashes.insert(hash);
+                let _ = self.pending_hashes.send(hash);
                 return Ok(hash);
             }
             chain.validate(&tx, next)?;
@@ -183,6 +188,7 @@ impl Node {
                 reply: Some(reply),
             });
             Self::promote(&chain, &mut pool, sender, next + 1);
+            let _ = self.pending_hashes.send(hash);
             self.wake.notify_one();
             wait
         };

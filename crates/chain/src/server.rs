@@ -136,16 +136,14 @@ impl Subscriber for Connection {
         let logs = match kind.as_str() {
             "newHeads" => None,
             "logs" => Some(filter.unwrap_or_default()),
+            "newPendingTransactions" => return Ok(self.subscribe_pending()),
             other => {
                 return Err(RpcError::invalid_params(format!(
-                    "unsupported subscription kind {other:?}: this node offers \"newHeads\" and \"logs\""
+                    "unsupported subscription kind {other:?}: this node offers \"newHeads\", \"logs\" and \"newPendingTransactions\""
                 )));
             }
         };
-        let id = format!(
-            "{:#x}",
-            self.next_id.fetch_add(1, Ordering::Relaxed) + 0x1000
-        );
+        let id = self.new_id();
         let node = self.rpc.node.clone();
         let mut heads = node.heads.subscribe();
         let mut next = node.chain.read().head_number() + 1;
@@ -205,6 +203,46 @@ impl Subscriber for Connection {
     }
 
     fn unsubscribe(&self, id: &str) -> bool {
+        self.remove(id)
+    }
+}
+
+impl Connection {
+    fn new_id(&self) -> String {
+        format!(
+            "{:#x}",
+            self.next_id.fetch_add(1, Ordering::Relaxed) + 0x1000
+        )
+    }
+
+    /// `newPendingTransactions`: the hash of each transaction the pool accepts.
+    fn subscribe_pending(&self) -> String {
+        let id = self.new_id();
+        let mut hashes = self.rpc.node.pending_hashes.subscribe();
+        let out = self.out.clone();
+        let sub_id = id.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let hash = match hashes.recv().await {
+                    Ok(hash) => hash,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                };
+                let note = json!({
+                    "jsonrpc": "2.0",
+                    "method": "eth_subscription",
+                    "params": { "subscription": sub_id, "result": hash },
+                });
+                if out.send(note.to_string()).is_err() {
+                    return;
+                }
+            }
+        });
+        self.subscriptions.lock().insert(id.clone(), task);
+        id
+    }
+
+    fn remove(&self, id: &str) -> bool {
         match self.subscriptions.lock().remove(id) {
             Some(task) => {
                 task.abort();

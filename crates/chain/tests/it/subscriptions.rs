@@ -95,3 +95,34 @@ async fn transactions_sent_back_to_back_on_one_socket_keep_their_order() {
     assert_eq!(ws.get_balance(to).await.unwrap(), U256::from(200));
     handle.shutdown().await;
 }
+
+#[tokio::test]
+async fn new_pending_transactions_arrive_as_hashes_over_websocket() {
+    let handle = chain().await;
+    let ws = ProviderBuilder::new()
+        .connect_ws(WsConnect::new(handle.ws_url()))
+        .await
+        .unwrap();
+    let mut pending = ws
+        .subscribe_pending_transactions()
+        .await
+        .unwrap()
+        .into_stream();
+    let http = provider(&handle, 0);
+    let probe = Probe::deploy(&http).await.unwrap();
+    let receipt = mined!(probe.store(U256::from(1), U256::from(2)));
+    let timeout = std::time::Duration::from_secs(10);
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let hash = tokio::time::timeout(timeout, pending.next())
+            .await
+            .unwrap()
+            .unwrap();
+        seen.push(hash);
+    }
+    assert_eq!(
+        seen[1], receipt.transaction_hash,
+        "the deployment, then the store"
+    );
+    handle.shutdown().await;
+}
