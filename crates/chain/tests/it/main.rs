@@ -11,6 +11,7 @@ mod durability;
 mod errors;
 mod genesis;
 mod history;
+mod js_clients;
 mod pool;
 mod rpc_basics;
 mod signing;
