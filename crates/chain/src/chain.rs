@@ -745,14 +745,9 @@ impl Chain {
         } else {
             self.block_env(head.number, head.timestamp, head.mix_hash)
         };
-        let db = match past {
-            Some(block) => self
-                .state_at(block.number())
-                .map_err(|e| CallError::Invalid(format!("{e:?}")))?,
-            None => self
-                .state_at(head.number)
-                .map_err(|e| CallError::Invalid(format!("{e:?}")))?,
-        };
+        let db = self
+            .state_at(past.map_or(head.number, |block| block.number()))
+            .map_err(|e| CallError::Invalid(format!("{e:?}")))?;
         let from = request.from.unwrap_or_default();
         let gas_limit = gas_cap
             .or(request.gas)

@@ -112,22 +112,22 @@ impl Rpc {
                 .await?;
                 Ok(Value::Null)
             }
-            "anvil_impersonateAccount" | "hardhat_impersonateAccount" => {
+            "anvil_impersonateAccount"
+            | "hardhat_impersonateAccount"
+            | "anvil_stopImpersonatingAccount"
+            | "hardhat_stopImpersonatingAccount" => {
                 p.at_most(1)?;
                 let address: Address = p.required(0, "address")?;
-                node.impersonated.lock().insert(address);
-                Ok(if method.starts_with("hardhat") {
-                    Value::Bool(true)
+                let mut impersonated = node.impersonated.lock();
+                let changed = if method.ends_with("_impersonateAccount") {
+                    impersonated.insert(address);
+                    true
                 } else {
-                    Value::Null
-                })
-            }
-            "anvil_stopImpersonatingAccount" | "hardhat_stopImpersonatingAccount" => {
-                p.at_most(1)?;
-                let address: Address = p.required(0, "address")?;
-                let was = node.impersonated.lock().remove(&address);
+                    impersonated.remove(&address)
+                };
+                // Hardhat answers whether it was done; anvil answers nothing.
                 Ok(if method.starts_with("hardhat") {
-                    Value::Bool(was)
+                    Value::Bool(changed)
                 } else {
                     Value::Null
                 })

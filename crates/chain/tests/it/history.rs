@@ -15,6 +15,18 @@ use crate::common::{Probe, chain, error, hex_u64, mined, provider, result};
 
 const TO: Address = address!("0x00000000000000000000000000000000000000cc");
 
+/// Sends `value` to `TO` and waits for its receipt.
+async fn pay(provider: &alloy::providers::DynProvider, value: U256) {
+    let send = TransactionRequest::default().with_to(TO).with_value(value);
+    provider
+        .send_transaction(send)
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn balances_storage_code_and_calls_at_past_blocks_answer_as_they_did_then() {
     let handle = chain().await;
@@ -23,16 +35,7 @@ async fn balances_storage_code_and_calls_at_past_blocks_answer_as_they_did_then(
     let probe = Probe::deploy(&provider).await.unwrap();
     let mut seen = Vec::new();
     for i in 1..=12u64 {
-        let send = TransactionRequest::default()
-            .with_to(TO)
-            .with_value(U256::from(i));
-        provider
-            .send_transaction(send)
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        pay(&provider, U256::from(i)).await;
         let receipt = mined!(probe.store(U256::from(7), U256::from(100 + i)));
         let block = receipt.block_number.unwrap();
         seen.push((
@@ -103,16 +106,7 @@ async fn a_read_pinned_ten_blocks_behind_the_head_answers_as_a_block_tracker_exp
     let provider = provider(&handle, 0);
     let mut balances = vec![provider.get_balance(TO).await.unwrap()];
     for _ in 0..10 {
-        let send = TransactionRequest::default()
-            .with_to(TO)
-            .with_value(U256::from(5));
-        provider
-            .send_transaction(send)
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        pay(&provider, U256::from(5)).await;
         balances.push(provider.get_balance(TO).await.unwrap());
     }
     let head = provider.get_block_number().await.unwrap();
@@ -150,16 +144,7 @@ async fn the_window_is_rebuilt_after_a_restart_and_bounded_by_history() {
     let handle = agora_chain::spawn(config()).await.unwrap();
     let provider = provider(&handle, 0);
     for _ in 0..8 {
-        let send = TransactionRequest::default()
-            .with_to(TO)
-            .with_value(U256::from(1));
-        provider
-            .send_transaction(send)
-            .await
-            .unwrap()
-            .get_receipt()
-            .await
-            .unwrap();
+        pay(&provider, U256::from(1)).await;
     }
     handle.shutdown().await;
     let handle = agora_chain::spawn(config()).await.unwrap();

@@ -57,20 +57,25 @@ async fn transactions_sent_out_of_nonce_order_all_get_mined_in_order() {
     handle.shutdown().await;
 }
 
+/// Dev account 4 sends 1 wei to `TO` with `nonce`, signed.
+fn one_wei(handle: &agora_chain::Handle, nonce: u64) -> alloy::primitives::Bytes {
+    signed_tx(
+        handle,
+        4,
+        nonce,
+        TxKind::Call(TO),
+        U256::from(1),
+        21_000,
+        vec![],
+    )
+}
+
 #[tokio::test]
 async fn waiting_transactions_show_in_txpool_content_and_the_pool_is_bounded() {
     let handle = chain().await;
     let sender = handle.dev_accounts()[4].address;
     for n in 1..=64u64 {
-        let raw = signed_tx(
-            &handle,
-            4,
-            n,
-            TxKind::Call(TO),
-            U256::from(1),
-            21_000,
-            vec![],
-        );
+        let raw = one_wei(&handle, n);
         result(&handle, "eth_sendRawTransaction", json!([raw])).await;
     }
     let content = result(&handle, "txpool_content", json!([])).await;
@@ -79,15 +84,7 @@ async fn waiting_transactions_show_in_txpool_content_and_the_pool_is_bounded() {
     assert_eq!(queued["1"]["nonce"], json!("0x1"));
     assert_eq!(queued["1"]["blockHash"], json!(null));
     // The 65th waiting transaction of one sender is refused, naming the missing nonce.
-    let raw = signed_tx(
-        &handle,
-        4,
-        65,
-        TxKind::Call(TO),
-        U256::from(1),
-        21_000,
-        vec![],
-    );
+    let raw = one_wei(&handle, 65);
     let (code, message) = error(&handle, "eth_sendRawTransaction", json!([raw])).await;
     assert_eq!(code, -32000);
     assert!(message.starts_with("txpool is full"), "{message}");
@@ -96,15 +93,7 @@ async fn waiting_transactions_show_in_txpool_content_and_the_pool_is_bounded() {
         "{message}"
     );
     // Nonce 0 lets all 64 through.
-    let raw = signed_tx(
-        &handle,
-        4,
-        0,
-        TxKind::Call(TO),
-        U256::from(1),
-        21_000,
-        vec![],
-    );
+    let raw = one_wei(&handle, 0);
     result(&handle, "eth_sendRawTransaction", json!([raw])).await;
     crate::common::eventually(std::time::Duration::from_secs(10), "all mined", || async {
         let nonce = result(
