@@ -1,5 +1,7 @@
-//! Result archives on disk: `blobs/<sha256>` (content-addressed) and `tasks/<taskid>` (the
-//! sha256 of the task's archive), each written to a temporary file and renamed into place.
+//! Result archives on disk: `blobs/<sha256>` (content-addressed, written to a temporary file,
+//! synced and renamed into place) and `tasks/<taskid>`, a symbolic link to the task's blob,
+//! made only once the blob is in place (a store written before links were used has regular
+//! files there holding the sha256; they are still read).
 
 use std::path::{Path, PathBuf};
 
@@ -69,12 +71,12 @@ impl Store {
         if !blob.exists() {
             self.write_atomically(&blob, bytes)?;
         }
-        // The task's file is created only if absent (a hard link fails on an existing name),
-        // so two uploads for one task cannot both pass the check above.
-        let tmp = self.write_temporary("task", hex::encode(sha).as_bytes())?;
+        // The task's link is created only if absent (making a link fails on an existing
+        // name), so two uploads for one task cannot both pass the check above. One call,
+        // no file of its own to write and sync: the blob it names is already synced.
         let target = self.task_file(task);
-        let linked = std::fs::hard_link(&tmp, &target);
-        let _ = std::fs::remove_file(&tmp);
+        let linked =
+            std::os::unix::fs::symlink(Path::new("../blobs").join(hex::encode(sha)), &target);
         match linked {
             Ok(()) => Ok(sha),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match self.sha_of(task)? {
@@ -101,7 +103,18 @@ impl Store {
 
     fn sha_of(&self, task: B256) -> Result<Option<B256>, StoreError> {
         let path = self.task_file(task);
-        match std::fs::read_to_string(&path) {
+        let text = match std::fs::read_link(&path) {
+            Ok(blob) => Ok(blob
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()),
+            // Not a link: a regular file of an older store, holding the sha256.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                std::fs::read_to_string(&path)
+            }
+            Err(e) => Err(e),
+        };
+        match text {
             Ok(text) => {
                 let mut sha = [0; 32];
                 hex::decode_to_slice(text.trim(), &mut sha).map_err(|e| StoreError::Io {
@@ -192,6 +205,25 @@ mod tests {
                 }
             );
         }
+    }
+
+    #[test]
+    fn a_store_written_with_task_files_is_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (old, new) = (B256::repeat_byte(5), B256::repeat_byte(6));
+        let sha = store.put(new, b"result").unwrap();
+        assert!(
+            std::fs::symlink_metadata(store.task_file(new))
+                .unwrap()
+                .is_symlink()
+        );
+        std::fs::write(store.task_file(old), format!("{}\n", hex::encode(sha))).unwrap();
+        assert_eq!(store.get(old).unwrap().as_deref(), Some(&b"result"[..]));
+        assert!(matches!(
+            store.put(old, b"other"),
+            Err(StoreError::Conflict { existing, .. }) if existing == sha
+        ));
     }
 
     #[test]

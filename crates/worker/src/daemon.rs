@@ -184,6 +184,10 @@ struct ReplicateState {
     digest: Option<B256>,
     #[serde(default)]
     callback_data: Option<Bytes>,
+    /// The result archive, once computed; also in the journal, from where a restarted worker
+    /// reads it.
+    #[serde(skip)]
+    archive: Option<Bytes>,
     /// Read back from disk after a restart: the chain is asked what was already sent.
     #[serde(skip)]
     resumed: bool,
@@ -214,6 +218,8 @@ struct Worker {
     nonce: tokio::sync::Mutex<Option<u64>>,
     /// What each deal says, read once.
     deals: std::sync::Mutex<std::collections::HashMap<agora_primitives::DealId, DealFacts>>,
+    /// The slots' workspaces (`<dir>/slots/<n>`) not in use.
+    free_workspaces: std::sync::Mutex<Vec<usize>>,
     stats: Arc<Stats>,
     journal: Arc<Journal>,
 }
@@ -228,9 +234,9 @@ pub async fn spawn(config: DaemonConfig) -> Result<DaemonHandle, DaemonError> {
         .wallet(EthereumWallet::from(config.key.0.clone()))
         .connect_http(url)
         .erased();
-    let replicates = config.work_dir.join("replicates");
-    std::fs::create_dir_all(&replicates).map_err(|source| DaemonError::Io {
-        path: replicates.clone(),
+    let slots = config.work_dir.join("slots");
+    std::fs::create_dir_all(&slots).map_err(|source| DaemonError::Io {
+        path: slots.clone(),
         source,
     })?;
     let sandbox = Sandbox::with_cache_dir(&config.work_dir.join("cache"))?;
@@ -249,6 +255,7 @@ pub async fn spawn(config: DaemonConfig) -> Result<DaemonHandle, DaemonError> {
         session: tokio::sync::Mutex::new(None),
         nonce: tokio::sync::Mutex::new(None),
         deals: std::sync::Mutex::new(std::collections::HashMap::new()),
+        free_workspaces: std::sync::Mutex::new((0..config.slots.max(1)).rev().collect()),
         stats: stats.clone(),
         journal,
         config,
@@ -280,11 +287,34 @@ fn resumable(journal: &Journal) -> Result<Vec<ReplicateState>, DaemonError> {
 }
 
 impl Worker {
-    fn replicate_dir(&self, task: TaskId) -> PathBuf {
-        self.config
-            .work_dir
-            .join("replicates")
-            .join(task.to_string())
+    /// A free slot's workspace, emptied, until the lease is dropped.
+    fn lease_workspace(&self) -> crate::Result<WorkspaceLease<'_>> {
+        let index = self
+            .free_workspaces
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        // At most `slots` replicates run at once, so one is free; a spare is made otherwise.
+        let index = index.unwrap_or(self.config.slots.max(1));
+        let root = self.config.work_dir.join("slots").join(index.to_string());
+        match Workspace::create(&root) {
+            Ok(workspace) => Ok(WorkspaceLease {
+                worker: self,
+                index,
+                workspace,
+            }),
+            Err(e) => {
+                self.give_back(index);
+                Err(e)
+            }
+        }
+    }
+
+    fn give_back(&self, index: usize) {
+        self.free_workspaces
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(index);
     }
 
     /// Records the replicate's state in the journal, on a blocking thread.
@@ -301,11 +331,47 @@ impl Worker {
         }
     }
 
+    /// Records the computed replicate's state with its archive, in one transaction.
+    async fn save_computed(&self, state: &ReplicateState) {
+        let journal = self.journal.clone();
+        let task = state.assignment.task_id;
+        let archive = state.archive.clone().unwrap_or_default();
+        let state = state.clone();
+        let saved =
+            tokio::task::spawn_blocking(move || journal.save_with_archive(task, &state, &archive))
+                .await;
+        let saved = match saved {
+            Ok(saved) => saved.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = saved {
+            tracing::warn!(target: "agora::worker", task_id = %task, error = %e, "cannot save the replicate's result");
+        }
+    }
+
+    /// The replicate's result archive: kept in memory since it was computed, or read from the
+    /// journal after a restart.
+    async fn archive(&self, state: &mut ReplicateState) -> Result<Bytes, String> {
+        if let Some(archive) = &state.archive {
+            return Ok(archive.clone());
+        }
+        let task = state.assignment.task_id;
+        let journal = self.journal.clone();
+        let found = tokio::task::spawn_blocking(move || journal.archive(task))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        let archive = Bytes::from(found.ok_or_else(|| {
+            format!("the result archive of task {task} is not in this worker's journal")
+        })?);
+        state.archive = Some(archive.clone());
+        Ok(archive)
+    }
+
     fn forget(&self, task: TaskId) {
         if let Err(e) = self.journal.forget(task) {
             tracing::warn!(target: "agora::worker", task_id = %task, error = %e, "cannot forget the replicate's state");
         }
-        let _ = std::fs::remove_dir_all(self.replicate_dir(task));
     }
 
     /// Runs the replicates: first those left from a previous run, then those the scheduler
@@ -362,6 +428,7 @@ impl Worker {
                                 phase: Phase::Assigned,
                                 digest: None,
                                 callback_data: None,
+                                archive: None,
                                 resumed: false,
                             };
                             self.save(&state).await;
@@ -382,6 +449,22 @@ impl Worker {
                 Some(_) = running.join_next(), if !running.is_empty() => {}
             }
         }
+    }
+}
+
+/// A slot's workspace, in use by one replicate; emptied and freed when dropped.
+struct WorkspaceLease<'a> {
+    worker: &'a Worker,
+    index: usize,
+    workspace: Workspace,
+}
+
+impl Drop for WorkspaceLease<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = self.workspace.clear() {
+            tracing::warn!(target: "agora::worker", error = %e, "cannot empty a slot's workspace");
+        }
+        self.worker.give_back(self.index);
     }
 }
 
@@ -690,8 +773,10 @@ impl Worker {
         };
         self.step(task, StatusUpdate::new(ReplicateStatus::AppDownloaded))
             .await?;
-        let workspace = Workspace::create(&self.replicate_dir(task))
+        let lease = self
+            .lease_workspace()
             .map_err(|e| Stop::Failed(ReplicateStatus::StartFailed, e.to_string()))?;
+        let workspace = &lease.workspace;
         let dataset = facts
             .dataset
             .as_ref()
@@ -759,17 +844,27 @@ impl Worker {
         // blocking thread would otherwise hold the runtime's shutdown until the app's limits.
         let cancel = crate::sandbox::Cancel::new();
         let _cancel_on_drop = cancel.on_drop();
-        let execution = tokio::task::spawn_blocking(move || {
-            cancel.scope(|| execute(&sandbox, &app, &context, &run_workspace, limits))
+        // The archive is zipped from the output the digest is computed from, before the
+        // workspace is emptied for the next replicate.
+        let (execution, archive) = tokio::task::spawn_blocking(move || {
+            let execution =
+                cancel.scope(|| execute(&sandbox, &app, &context, &run_workspace, limits))?;
+            let archive = match execution.verdict {
+                Verdict::Result(_) => Some(archive_of(&run_workspace.output())?),
+                Verdict::Failed(_) => None,
+            };
+            crate::Result::Ok((execution, archive))
         })
         .await
         .map_err(|e| Stop::Failed(ReplicateStatus::ComputeFailed, e.to_string()))?
-        .map_err(|e| Stop::Failed(ReplicateStatus::ComputeFailed, e.to_string()))?;
-        let result = match execution.verdict {
-            Verdict::Result(result) => result,
-            Verdict::Failed(reason) => {
+        .map_err(|e: crate::Error| Stop::Failed(ReplicateStatus::ComputeFailed, e.to_string()))?;
+        drop(lease);
+        let (result, archive) = match (execution.verdict, archive) {
+            (Verdict::Result(result), Some(archive)) => (result, Bytes::from(archive)),
+            (Verdict::Failed(reason), _) => {
                 return Err(Stop::Failed(ReplicateStatus::ComputeFailed, reason));
             }
+            (Verdict::Result(_), None) => unreachable!("a result is archived"),
         };
         #[cfg(feature = "saboteur")]
         let faulty = self.config.faulty;
@@ -783,7 +878,8 @@ impl Worker {
         state.digest = Some(digest);
         state.callback_data = result.callback_data.map(Bytes::from);
         state.phase = Phase::Computed;
-        self.save(state).await;
+        state.archive = Some(archive);
+        self.save_computed(state).await;
         self.stats.computed.fetch_add(1, Ordering::Relaxed);
         self.step(task, StatusUpdate::new(ReplicateStatus::Computed))
             .await?;
@@ -876,13 +972,7 @@ impl Worker {
     async fn upload(&self, state: &mut ReplicateState) -> Result<(), UploadError> {
         let task = state.assignment.task_id;
         let fail = UploadError::Final;
-        // Zipped now, in memory, from the output the digest was computed from (kept until the
-        // replicate ends): the archive's bytes depend on nothing else.
-        let output = Workspace::at(&self.replicate_dir(task)).output();
-        let bytes = tokio::task::spawn_blocking(move || archive_of(&output))
-            .await
-            .map_err(|e| fail(e.to_string()))?
-            .map_err(|e| fail(e.to_string()))?;
+        let bytes = self.archive(state).await.map_err(fail)?;
         let sha256 = B256::from(Checksum::of(&bytes).0);
         let signature = ResultUpload {
             task_id: task,
@@ -904,7 +994,7 @@ impl Worker {
                 hex::encode(&state.assignment.authorization),
             )
             .header(headers::SIGNATURE, hex::encode(&signature))
-            .body(bytes)
+            .body(bytes.0)
             .send()
             .await
             .map_err(|e| UploadError::Retry(format!("{url}: {e}")))?;

@@ -3,7 +3,9 @@
 //! computing again.
 //!
 //! One row per running replicate, its state as JSON, replaced at each phase and deleted when
-//! the replicate ends. A database rather than a file per replicate: a phase costs one append
+//! the replicate ends; once computed, the result archive beside it (table `archives`), written
+//! in the same transaction as the `computed` state, so that the output folder is not kept
+//! on disk until the upload. A database rather than a file per replicate: a phase costs one append
 //! to the write-ahead log instead of creating, syncing and renaming a file, which on this
 //! machine's disk was the largest cost of a trivial task. Commits are synced in `NORMAL`
 //! mode: a killed process loses nothing; a power cut may lose the last phases, which the
@@ -48,6 +50,10 @@ impl Journal {
                      task_id TEXT PRIMARY KEY,
                      state TEXT NOT NULL,
                      updated_ms INTEGER NOT NULL
+                 );
+                 CREATE TABLE IF NOT EXISTS archives (
+                     task_id TEXT PRIMARY KEY,
+                     archive BLOB NOT NULL
                  );",
             )
             .map_err(fail)?;
@@ -80,29 +86,76 @@ impl Journal {
 
     /// Records `state` as the replicate of `task`'s, replacing what was there.
     pub(crate) fn save<S: Serialize>(&self, task: TaskId, state: &S) -> Result<(), JournalError> {
+        Self::save_state(&self.connection(), task, state).map_err(|e| self.fail(e))
+    }
+
+    /// Records `state` and the result `archive` of `task` in one transaction.
+    pub(crate) fn save_with_archive<S: Serialize>(
+        &self,
+        task: TaskId,
+        state: &S,
+        archive: &[u8],
+    ) -> Result<(), JournalError> {
+        let mut connection = self.connection();
+        let written = (|| {
+            let transaction = connection.transaction()?;
+            transaction
+                .prepare_cached(
+                    "INSERT INTO archives (task_id, archive) VALUES (?1, ?2)
+                     ON CONFLICT (task_id) DO UPDATE SET archive = excluded.archive",
+                )?
+                .execute(params![task.to_string(), archive])?;
+            Self::save_state(&transaction, task, state)?;
+            transaction.commit()
+        })();
+        written.map_err(|e| self.fail(e))
+    }
+
+    fn save_state<S: Serialize>(
+        connection: &Connection,
+        task: TaskId,
+        state: &S,
+    ) -> rusqlite::Result<()> {
         let json = serde_json::to_string(state).unwrap_or_default();
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as i64)
             .unwrap_or_default();
-        self.connection()
+        connection
             .prepare_cached(
                 "INSERT INTO replicates (task_id, state, updated_ms) VALUES (?1, ?2, ?3)
                  ON CONFLICT (task_id) DO UPDATE SET state = excluded.state,
                      updated_ms = excluded.updated_ms",
-            )
-            .and_then(|mut s| s.execute(params![task.to_string(), json, now]))
+            )?
+            .execute(params![task.to_string(), json, now])
             .map(drop)
+    }
+
+    /// The result archive recorded for `task`, if any.
+    pub(crate) fn archive(&self, task: TaskId) -> Result<Option<Vec<u8>>, JournalError> {
+        use rusqlite::OptionalExtension;
+        self.connection()
+            .prepare_cached("SELECT archive FROM archives WHERE task_id = ?1")
+            .and_then(|mut s| s.query_row([task.to_string()], |r| r.get(0)).optional())
             .map_err(|e| self.fail(e))
     }
 
-    /// Forgets the replicate of `task`.
+    /// Forgets the replicate of `task` and its archive.
     pub(crate) fn forget(&self, task: TaskId) -> Result<(), JournalError> {
-        self.connection()
-            .prepare_cached("DELETE FROM replicates WHERE task_id = ?1")
-            .and_then(|mut s| s.execute([task.to_string()]))
-            .map(drop)
-            .map_err(|e| self.fail(e))
+        let mut connection = self.connection();
+        let forgotten = (|| {
+            let transaction = connection.transaction()?;
+            for sql in [
+                "DELETE FROM replicates WHERE task_id = ?1",
+                "DELETE FROM archives WHERE task_id = ?1",
+            ] {
+                transaction
+                    .prepare_cached(sql)?
+                    .execute([task.to_string()])?;
+            }
+            transaction.commit()
+        })();
+        forgotten.map_err(|e| self.fail(e))
     }
 
     /// Every recorded state that still reads as an `S`; the others are reported and skipped
@@ -150,6 +203,31 @@ mod tests {
             journal.all::<String>().unwrap(),
             vec!["computed".to_string()]
         );
+    }
+
+    #[test]
+    fn an_archive_is_kept_with_its_state_until_the_replicate_is_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("worker.db");
+        let task = TaskId::new([3; 32].into());
+        let journal = Journal::open(&path).unwrap();
+        assert_eq!(journal.archive(task).unwrap(), None);
+        journal
+            .save_with_archive(task, &"computed", b"PK archive")
+            .unwrap();
+        drop(journal);
+        let journal = Journal::open(&path).unwrap();
+        assert_eq!(
+            journal.all::<String>().unwrap(),
+            vec!["computed".to_string()]
+        );
+        assert_eq!(
+            journal.archive(task).unwrap().as_deref(),
+            Some(&b"PK archive"[..])
+        );
+        journal.forget(task).unwrap();
+        assert_eq!(journal.archive(task).unwrap(), None);
+        assert!(journal.all::<String>().unwrap().is_empty());
     }
 
     #[test]

@@ -170,3 +170,34 @@ fn an_app_has_no_network() {
         "no socket to accept on"
     );
 }
+
+#[test]
+fn a_reused_workspace_shows_nothing_of_the_previous_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let workspace = Workspace::create(dir.path()).unwrap();
+    std::fs::write(workspace.input().join("dataset"), b"secret").unwrap();
+    std::fs::create_dir_all(workspace.output().join("sub")).unwrap();
+    std::fs::write(workspace.output().join("sub/result.txt"), b"old").unwrap();
+    std::fs::write(workspace.output().join("computed.json"), b"{}").unwrap();
+    let again = Workspace::create(dir.path()).unwrap();
+    for folder in [again.input(), again.output()] {
+        assert!(folder.is_dir(), "{}", folder.display());
+        assert_eq!(
+            std::fs::read_dir(&folder).unwrap().count(),
+            0,
+            "{}",
+            folder.display()
+        );
+    }
+    std::fs::write(again.input().join("input"), b"x").unwrap();
+    std::fs::write(again.output().join("out"), b"y").unwrap();
+    again.clear().unwrap();
+    for folder in [again.input(), again.output()] {
+        assert_eq!(
+            std::fs::read_dir(&folder).unwrap().count(),
+            0,
+            "{}",
+            folder.display()
+        );
+    }
+}
