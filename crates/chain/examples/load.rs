@@ -46,7 +46,9 @@ sol! {
 struct Args {
     /// Nodes to load, comma-separated: `agora` (durable, with the default window of 256
     /// past states), `agora-nohist` (durable, `--history 0`), `agora-mem` (`--ephemeral`, for
-    /// comparison), `anvil`, `anvil-prune` (anvil `--prune-history`: no historical states), or
+    /// comparison), `agora-base` (durable, the binary of `--baseline-bin` with its default
+    /// flags: an earlier build, to compare in the same run), `anvil`, `anvil-prune` (anvil
+    /// `--prune-history`: no historical states), or
     /// the URL of a running node whose dev accounts come from the
     /// test mnemonic.
     #[arg(long, value_delimiter = ',', default_value = "agora,anvil")]
@@ -75,6 +77,9 @@ struct Args {
     /// The `agora` binary.
     #[arg(long, default_value_os_t = workspace().join("target/release/agora"))]
     agora_bin: PathBuf,
+    /// The `agora` binary of target `agora-base`: an earlier build to compare against.
+    #[arg(long)]
+    baseline_bin: Option<PathBuf>,
     /// The anvil binary (the native one: the npm shim would stand between us and its pid).
     #[arg(long, default_value_os_t = default_anvil())]
     anvil_bin: PathBuf,
@@ -105,6 +110,8 @@ enum Target {
     /// Durable, with no window of past states (`--history 0`): what the window costs.
     AgoraNoHistory,
     AgoraEphemeral,
+    /// Durable, an earlier build (`--baseline-bin`) with its default flags.
+    AgoraBaseline,
     Anvil,
     /// anvil with `--prune-history`: it keeps no historical states.
     AnvilPruned,
@@ -118,13 +125,14 @@ impl FromStr for Target {
             "agora" => Ok(Self::Agora),
             "agora-nohist" => Ok(Self::AgoraNoHistory),
             "agora-mem" => Ok(Self::AgoraEphemeral),
+            "agora-base" => Ok(Self::AgoraBaseline),
             "anvil" => Ok(Self::Anvil),
             "anvil-prune" => Ok(Self::AnvilPruned),
             url if url.starts_with("http://") || url.starts_with("https://") => {
                 Ok(Self::Url(url.into()))
             }
             other => Err(format!(
-                "{other:?}: use agora, agora-nohist, agora-mem, anvil, anvil-prune or an http:// URL"
+                "{other:?}: use agora, agora-nohist, agora-mem, agora-base, anvil, anvil-prune or an http:// URL"
             )),
         }
     }
@@ -136,6 +144,7 @@ impl fmt::Display for Target {
             Self::Agora => f.write_str("agora"),
             Self::AgoraNoHistory => f.write_str("agora-nohist"),
             Self::AgoraEphemeral => f.write_str("agora-mem"),
+            Self::AgoraBaseline => f.write_str("agora-base"),
             Self::Anvil => f.write_str("anvil"),
             Self::AnvilPruned => f.write_str("anvil-prune"),
             Self::Url(url) => f.write_str(url),
@@ -176,14 +185,21 @@ impl Node {
                     _dir: None,
                 });
             }
-            Target::Agora | Target::AgoraNoHistory => {
+            Target::Agora | Target::AgoraNoHistory | Target::AgoraBaseline => {
                 std::fs::create_dir_all(&args.data_root)
                     .with_context(|| format!("creating {}", args.data_root.display()))?;
                 let dir = tempfile::Builder::new()
                     .prefix("agora-load-")
                     .tempdir_in(&args.data_root)
                     .context("creating a data directory")?;
-                let mut command = tokio::process::Command::new(&args.agora_bin);
+                let bin = if *target == Target::AgoraBaseline {
+                    args.baseline_bin
+                        .as_ref()
+                        .context("target agora-base needs --baseline-bin PATH")?
+                } else {
+                    &args.agora_bin
+                };
+                let mut command = tokio::process::Command::new(bin);
                 command
                     .arg("chain")
                     .arg("--data-dir")

@@ -47,6 +47,16 @@ pub(crate) struct RpcError {
     pub(crate) data: Option<Value>,
 }
 
+/// What `web3_clientVersion` answers. It starts with `anvil` because that is what Hardhat's
+/// network helpers (`loadFixture`, `time`, `mine`) and other tools test before they use the
+/// test-control methods, which this node answers with anvil's names.
+pub(crate) fn client_version() -> String {
+    format!(
+        "anvil-compatible/agora-chain/v{}",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
 impl RpcError {
     pub(crate) fn new(code: i64, message: impl Into<String>) -> Self {
         Self {
@@ -272,7 +282,7 @@ impl Rpc {
             node,
             filters: Mutex::new(Filters::default()),
             max_batch_size,
-            client_version: format!("agora-chain/v{}", env!("CARGO_PKG_VERSION")),
+            client_version: client_version(),
         }
     }
 

@@ -153,7 +153,11 @@ impl Node {
         if count == 0 {
             return;
         }
-        self.mine_now(None);
+        // As anvil does: with an interval, the clock moves by it before every block, the first
+        // one included, so the first block is an interval after its parent too.
+        let first =
+            interval.map(|seconds| self.chain.read().next_timestamp().saturating_add(seconds));
+        self.mine_now(first);
         if count == 1 {
             return;
         }

@@ -147,7 +147,7 @@ impl Rpc {
                 p.at_most(0)?;
                 let chain = node.chain.read();
                 let head = chain.head();
-                let version = format!("agora-chain/v{}", env!("CARGO_PKG_VERSION"));
+                let version = super::client_version();
                 Ok(json!({
                     "clientVersion": version,
                     "chainId": chain.params.chain_id,

@@ -25,6 +25,16 @@ pub(crate) async fn chain() -> Handle {
         .expect("the chain starts")
 }
 
+/// The same, with the given CORS setting.
+pub(crate) async fn chain_with_cors(cors: agora_chain::Cors) -> Handle {
+    agora_chain::spawn(Config {
+        cors,
+        ..Config::test()
+    })
+    .await
+    .expect("the chain starts")
+}
+
 /// A provider that signs with dev account `index`.
 pub(crate) fn provider(handle: &Handle, index: usize) -> DynProvider {
     let signer: PrivateKeySigner = handle.dev_accounts()[index].signer();

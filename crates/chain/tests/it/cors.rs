@@ -4,14 +4,7 @@
 use agora_chain::{Config, Cors, Handle};
 use serde_json::json;
 
-async fn chain_with(cors: Cors) -> Handle {
-    agora_chain::spawn(Config {
-        cors,
-        ..Config::test()
-    })
-    .await
-    .expect("the chain starts")
-}
+use crate::common::chain_with_cors;
 
 /// A browser's preflight for a JSON POST from `origin`: the status and the allowed origin.
 async fn preflight(handle: &Handle, origin: &str) -> (u16, Option<String>, Option<String>) {
@@ -73,7 +66,7 @@ async fn a_dev_node_answers_any_pages_preflight_and_calls() {
 #[tokio::test]
 async fn an_origin_list_allows_only_its_pages() {
     let cors = Cors::parse("http://localhost:5173, https://portal.example").unwrap();
-    let handle = chain_with(cors).await;
+    let handle = chain_with_cors(cors).await;
     let (_, origin, _) = preflight(&handle, "https://portal.example").await;
     assert_eq!(origin.as_deref(), Some("https://portal.example"));
     let (allowed, _) = post_from(&handle, "http://localhost:5173").await;
@@ -90,7 +83,7 @@ async fn an_origin_list_allows_only_its_pages() {
 
 #[tokio::test]
 async fn cors_off_sends_no_header() {
-    let handle = chain_with(Cors::Off).await;
+    let handle = chain_with_cors(Cors::Off).await;
     let (status, origin, _) = preflight(&handle, "http://localhost:5173").await;
     assert_ne!(status, 200);
     assert_eq!(origin, None);

@@ -25,7 +25,12 @@ async fn answers_identity_methods() {
         json!("31337")
     );
     let version = result(&handle, "web3_clientVersion", json!([])).await;
-    assert!(version.as_str().unwrap().starts_with("agora-chain/v"));
+    assert!(
+        version
+            .as_str()
+            .unwrap()
+            .starts_with("anvil-compatible/agora-chain/v")
+    );
     // The standard dev accounts, funded with 10,000 ETH each.
     let accounts = provider.get_accounts().await.unwrap();
     assert_eq!(accounts.len(), 10);
